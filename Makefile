@@ -1,0 +1,64 @@
+# Builds the shared objects from the Rust static archive, installs them.
+#
+#   make            build target/lib/libesmtp.so.6.2.0 (+ symlinks)
+#   make demo       build, then send a message through a throwaway server
+#   make check      every test (README's test command)
+#   make install    PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+PKGDIR  ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+CC      ?= cc
+CARGO   ?= cargo
+PYTHON  ?= /usr/bin/python3
+
+OUT     := target/lib
+ARCHIVE := target/release/libmailcompat.a
+
+ESMTP_SO := libesmtp.so.6.2.0
+ESMTP_SONAME := libesmtp.so.6
+ESMTP_MAP := src/esmtp/libesmtp.map
+# Every exported name, so the linker pulls it out of the archive.
+ESMTP_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(ESMTP_MAP))
+
+.PHONY: all archive demo check install clean
+all: $(OUT)/$(ESMTP_SO)
+
+archive:
+	$(CARGO) build --release --locked
+
+$(ARCHIVE): archive
+
+# --no-as-needed keeps libssl/libcrypto NEEDED like the original's, so an
+# application's SSL * and ours are the same library's.
+$(OUT)/$(ESMTP_SO): $(ARCHIVE) $(ESMTP_MAP)
+	@mkdir -p $(OUT)
+	$(CC) -shared -o $@ -Wl,-soname,$(ESMTP_SONAME) \
+	  -Wl,--version-script=$(ESMTP_MAP) -Wl,--gc-sections -Wl,-z,relro,-z,now \
+	  $(addprefix -Wl$(comma)-u$(comma),$(ESMTP_EXPORTS)) \
+	  $(ARCHIVE) -Wl,--no-as-needed -lssl -lcrypto -Wl,--as-needed \
+	  -lgcc_s -lpthread -ldl -lm -lc
+	ln -sf $(ESMTP_SO) $(OUT)/$(ESMTP_SONAME)
+	ln -sf $(ESMTP_SONAME) $(OUT)/libesmtp.so
+
+comma := ,
+
+demo: all
+	$(PYTHON) tools/demo.py
+
+check: all
+	bash tools/check
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR)
+	install -m 0755 $(OUT)/$(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SO)
+	ln -sf $(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SONAME)
+	ln -sf $(ESMTP_SONAME) $(DESTDIR)$(LIBDIR)/libesmtp.so
+	install -m 0644 include/libesmtp.h include/auth-client.h $(DESTDIR)$(INCDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	  pkgconfig/libesmtp-1.0.pc.in > $(DESTDIR)$(PKGDIR)/libesmtp-1.0.pc
+
+clean:
+	$(CARGO) clean

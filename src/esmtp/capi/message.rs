@@ -1,0 +1,216 @@
+//! `smtp_message_t`: envelope, content callback, statuses and the
+//! per-message extension settings.
+
+use std::ffi::{c_char, c_int, c_long, c_ulong, c_void};
+
+use super::callbacks::{smtp_messagecb_t, CMessageSource};
+use super::{check_args, cstr, export, handle, need, smtp_message_t, smtp_recipient_t};
+use crate::esmtp::appdata::ReleaseFn;
+use crate::esmtp::session::{Body, ByMode, DsnRet, Recipient};
+use crate::esmtp::status::SmtpStatus;
+
+pub type smtp_enumerate_recipientcb_t = Option<unsafe extern "C" fn(smtp_recipient_t, *const c_char, *mut c_void)>;
+
+export! {
+    /// NULL or "" gives `MAIL FROM:<>`.
+    fn smtp_set_reverse_path(message: smtp_message_t, mailbox: *const c_char) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        // SAFETY: per the function's contract.
+        let mailbox = unsafe { cstr(mailbox) }.filter(|s| !s.is_empty());
+        let mut rp = need!(m.reverse_path.try_borrow_mut().ok(), 0);
+        *rp = mailbox.map(|s| s.to_owned());
+        1
+    }
+
+    fn smtp_reverse_path_status(message: smtp_message_t) -> *const SmtpStatus [std::ptr::null()] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, std::ptr::null());
+        m.reverse_path_status.as_ptr()
+    }
+
+    fn smtp_message_transfer_status(message: smtp_message_t) -> *const SmtpStatus [std::ptr::null()] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, std::ptr::null());
+        m.message_status.as_ptr()
+    }
+
+    /// Clears the MAIL and message statuses; recipients keep theirs.
+    fn smtp_message_reset_status(message: smtp_message_t) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        m.reverse_path_status.reset();
+        m.message_status.reset();
+        1
+    }
+
+    fn smtp_add_recipient(message: smtp_message_t, mailbox: *const c_char) -> smtp_recipient_t [std::ptr::null_mut()] {
+        // SAFETY: per the function's contract.
+        let (m, mailbox) = unsafe { (handle(message), cstr(mailbox)) };
+        let (m, mailbox) = need!(m.zip(mailbox), std::ptr::null_mut());
+        (m.recipients.push(Recipient::new(mailbox.to_owned())) as *const Recipient).cast_mut()
+    }
+
+    /// libESMTP 1.1.0 did not check `cb` and crashed on NULL; we refuse it.
+    fn smtp_enumerate_recipients(message: smtp_message_t, cb: smtp_enumerate_recipientcb_t, arg: *mut c_void) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        let cb = need!(cb, 0);
+        for r in m.recipients.iter() {
+            // SAFETY: the application's enumeration callback.
+            unsafe { cb((r as *const Recipient).cast_mut(), r.mailbox.as_ptr(), arg) };
+        }
+        1
+    }
+
+    fn smtp_set_messagecb(message: smtp_message_t, cb: smtp_messagecb_t, arg: *mut c_void) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        let cb = need!(cb, 0);
+        let mut source = need!(m.source.try_borrow_mut().ok(), 0);
+        *source = Some(Box::new(CMessageSource::new(cb, arg)));
+        1
+    }
+
+    fn smtp_message_set_application_data(message: smtp_message_t, data: *mut c_void) -> *mut c_void [std::ptr::null_mut()] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, std::ptr::null_mut());
+        m.app_data.replace(data)
+    }
+
+    fn smtp_message_set_application_data_release(message: smtp_message_t, data: *mut c_void, release: Option<ReleaseFn>) -> () [()] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, ());
+        m.app_data.set_with_release(data, release)
+    }
+
+    fn smtp_message_get_application_data(message: smtp_message_t) -> *mut c_void [std::ptr::null_mut()] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, std::ptr::null_mut());
+        m.app_data.get()
+    }
+
+    fn smtp_dsn_set_ret(message: smtp_message_t, flags: c_int) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        m.dsn_ret.set(match flags {
+            1 => DsnRet::Full,
+            2 => DsnRet::Hdrs,
+            _ => DsnRet::NotSet,
+        });
+        1
+    }
+
+    /// libESMTP 1.1.0 crashed on a NULL envid; we refuse it.
+    fn smtp_dsn_set_envid(message: smtp_message_t, envid: *const c_char) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let (m, envid) = unsafe { (handle(message), cstr(envid)) };
+        let (m, envid) = need!(m.zip(envid), 0);
+        let mut slot = need!(m.dsn_envid.try_borrow_mut().ok(), 0);
+        *slot = Some(envid.to_owned());
+        1
+    }
+
+    fn smtp_size_set_estimate(message: smtp_message_t, size: c_ulong) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        m.size_estimate.set(size as u64);
+        1
+    }
+
+    fn smtp_8bitmime_set_body(message: smtp_message_t, body: c_int) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        m.body.set(match body {
+            1 => Body::SevenBit,
+            2 => Body::EightBitMime,
+            3 => Body::BinaryMime,
+            _ => Body::NotSet,
+        });
+        1
+    }
+
+    /// `time` in seconds within ±999999999; RETURN needs a positive time.
+    fn smtp_deliverby_set_mode(message: smtp_message_t, time: c_long, mode: c_int, trace: c_int) -> c_int [0] {
+        // SAFETY: per the function's contract.
+        let m = need!(unsafe { handle(message) }, 0);
+        check_args!((-999_999_999..=999_999_999).contains(&time), 0);
+        check_args!(!(mode == 2 && time <= 0), 0);
+        m.by_time.set(time as i64);
+        m.by_mode.set(match mode {
+            1 => ByMode::Notify,
+            2 => ByMode::Return,
+            _ => ByMode::NotSet,
+        });
+        m.by_trace.set(trace != 0);
+        1
+    }
+}
+
+/// `struct { int state; int length; }` kept in `*ctx` by the string callback.
+#[repr(C)]
+struct StrState {
+    state: c_int,
+    length: c_int,
+}
+
+/// The buffer `_smtp_message_fp_cb` reads into, as in libESMTP.
+const FP_BUFSIZE: usize = 8192;
+
+export! {
+    /// Message callback reading a `FILE *` (`smtp_set_message_fp`).
+    fn _smtp_message_fp_cb(ctx: *mut *mut c_void, len: *mut c_int, arg: *mut c_void) -> *const c_char [std::ptr::null()] {
+        if ctx.is_null() || arg.is_null() {
+            return std::ptr::null();
+        }
+        let fp = arg.cast::<libc::FILE>();
+        // SAFETY: `ctx` points to the callback's context slot, which holds
+        // null or the buffer malloc'ed below; `fp` is the application's FILE.
+        unsafe {
+            if (*ctx).is_null() {
+                *ctx = libc::malloc(FP_BUFSIZE);
+                if (*ctx).is_null() {
+                    return std::ptr::null();
+                }
+            }
+            if len.is_null() {
+                libc::rewind(fp);
+                return std::ptr::null();
+            }
+            *len = libc::fread(*ctx, 1, FP_BUFSIZE, fp) as c_int;
+            (*ctx).cast()
+        }
+    }
+
+    /// Message callback serving one C string (`smtp_set_message_str`).
+    fn _smtp_message_str_cb(ctx: *mut *mut c_void, len: *mut c_int, arg: *mut c_void) -> *const c_char [std::ptr::null()] {
+        if ctx.is_null() || arg.is_null() {
+            return std::ptr::null();
+        }
+        let s = arg.cast::<c_char>().cast_const();
+        // SAFETY: `ctx` points to the callback's context slot, which holds
+        // null or the StrState malloc'ed here (zeroed, so a missing rewind
+        // reads a defined state); `arg` is the application's C string.
+        unsafe {
+            if (*ctx).is_null() {
+                *ctx = libc::calloc(1, std::mem::size_of::<StrState>());
+                if (*ctx).is_null() {
+                    return std::ptr::null();
+                }
+            }
+            let st = &mut *(*ctx).cast::<StrState>();
+            if len.is_null() {
+                st.state = 0;
+                st.length = libc::strlen(s).min(c_int::MAX as usize) as c_int;
+                return std::ptr::null();
+            }
+            if st.state == 0 {
+                st.state = 1;
+                *len = st.length;
+            } else {
+                *len = 0;
+            }
+            s
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! What the protocol engine reports to the application.
+//!
+//! The engine knows nothing of the variadic C callback: it reports an
+//! [`Event`] and, for events with an `int *` out-parameter, passes the
+//! default and uses whatever value comes back. The C layer maps each event
+//! to libESMTP's number and argument list.
+
+use super::session::{EtrnNode, Message, Recipient};
+
+pub const EV_CONNECT: i32 = 0;
+pub const EV_MAILSTATUS: i32 = 1;
+pub const EV_RCPTSTATUS: i32 = 2;
+pub const EV_MESSAGEDATA: i32 = 3;
+pub const EV_MESSAGESENT: i32 = 4;
+pub const EV_DISCONNECT: i32 = 5;
+pub const EV_SYNTAXWARNING: i32 = 6;
+pub const EV_ETRNSTATUS: i32 = 1000;
+pub const EV_EXTNA_DSN: i32 = 2000;
+pub const EV_EXTNA_8BITMIME: i32 = 2001;
+pub const EV_EXTNA_STARTTLS: i32 = 2002;
+pub const EV_EXTNA_ETRN: i32 = 2003;
+pub const EV_EXTNA_CHUNKING: i32 = 2004;
+pub const EV_EXTNA_BINARYMIME: i32 = 2005;
+pub const EV_DELIVERBY_EXPIRED: i32 = 3000;
+
+/// One protocol event, with the arguments libESMTP passes for it.
+pub enum Event<'a> {
+    Connect,
+    Disconnect,
+    MailStatus(&'a Message),
+    RcptStatus(&'a Recipient),
+    MessageData(&'a Message, i32),
+    MessageSent(&'a Message),
+    /// `int *quit_now`.
+    SyntaxWarning,
+    EtrnStatus(&'a EtrnNode),
+    /// `int *quit_now` (default 0).
+    ExtnaDsn,
+    ExtnaEightBitMime,
+    /// One NULL pointer argument.
+    ExtnaStartTls,
+    /// `int *quit_now` (default 1).
+    ExtnaEtrn,
+    /// `int *quit_now` (default 0).
+    ExtnaChunking,
+    ExtnaBinaryMime,
+    /// `long difference`, `int *adjust`.
+    DeliverByExpired(i64),
+}
+
+impl Event<'_> {
+    pub fn number(&self) -> i32 {
+        match self {
+            Event::Connect => EV_CONNECT,
+            Event::Disconnect => EV_DISCONNECT,
+            Event::MailStatus(_) => EV_MAILSTATUS,
+            Event::RcptStatus(_) => EV_RCPTSTATUS,
+            Event::MessageData(..) => EV_MESSAGEDATA,
+            Event::MessageSent(_) => EV_MESSAGESENT,
+            Event::SyntaxWarning => EV_SYNTAXWARNING,
+            Event::EtrnStatus(_) => EV_ETRNSTATUS,
+            Event::ExtnaDsn => EV_EXTNA_DSN,
+            Event::ExtnaEightBitMime => EV_EXTNA_8BITMIME,
+            Event::ExtnaStartTls => EV_EXTNA_STARTTLS,
+            Event::ExtnaEtrn => EV_EXTNA_ETRN,
+            Event::ExtnaChunking => EV_EXTNA_CHUNKING,
+            Event::ExtnaBinaryMime => EV_EXTNA_BINARYMIME,
+            Event::DeliverByExpired(_) => EV_DELIVERBY_EXPIRED,
+        }
+    }
+}
+
+pub trait EventSink {
+    /// Reports `event`. `out` is the out-parameter's default for events that
+    /// have one; the returned value is what the application left there
+    /// (ignored for events without one).
+    fn event(&self, event: Event<'_>, out: i32) -> i32;
+}
+
+/// The protocol monitor: bytes read (0), written (1), or headers (2).
+pub trait Monitor {
+    fn monitor(&self, bytes: &[u8], direction: i32);
+}
+
+/// Reports through an optional sink; with none, the default decides.
+pub fn report(sink: Option<&dyn EventSink>, event: Event<'_>, default: i32) -> i32 {
+    match sink {
+        Some(s) => s.event(event, default),
+        None => default,
+    }
+}

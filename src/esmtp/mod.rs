@@ -1,0 +1,16 @@
+//! libESMTP 1.1.0, re-implemented: the protocol core and its C API.
+
+pub mod appdata;
+pub mod capi;
+pub mod conn;
+pub mod error;
+pub mod events;
+pub mod extensions;
+pub mod headers;
+pub mod params;
+pub mod protocol;
+pub mod reply;
+pub mod session;
+pub mod source;
+pub mod status;
+pub mod transfer;

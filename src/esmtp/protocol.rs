@@ -1,0 +1,621 @@
+//! The SMTP client protocol engine behind `smtp_start_session`.
+//!
+//! Synchronous, one connection at a time, following libESMTP 1.1.0's
+//! sequence of commands, events and statuses. With PIPELINING it sends
+//! RFC 2920 groups: MAIL, every RCPT and DATA together, and a message's
+//! end-of-data dot together with the next MAIL group (or QUIT).
+
+use std::rc::Rc;
+
+use super::conn::{resolve, Conn};
+use super::error::{self, set_error};
+use super::events::{report, Event, EventSink, Monitor};
+use super::extensions::Extensions;
+use super::params::{mail_command, rcpt_command};
+use super::reply::{read_reply, Reply, ReplyError, ReplyOptions};
+use super::session::{Body, ByMode, EtrnNode, Message, Recipient, Session, StartTls, TimeoutKind};
+use super::transfer::{send_bdat, send_data, Hooks, MessageView, TransferError};
+
+/// What the C layer knows that the engine cannot look up itself.
+#[derive(Default)]
+pub struct RunOptions {
+    /// An auth context with an interact callback is attached.
+    pub auth_enabled: bool,
+}
+
+/// How a conversation ends.
+#[derive(Debug, PartialEq, Eq)]
+enum Stop {
+    /// Send QUIT and read its reply.
+    Quit,
+    /// Close at once (the connection is unusable).
+    Drop,
+}
+
+/// How a transaction ended, deciding what precedes the next MAIL.
+#[derive(Debug, PartialEq, Eq)]
+enum TxnEnd {
+    /// Nothing to clean up: the next MAIL may follow directly.
+    Clean,
+    /// The server's transaction state is uncertain: RSET first.
+    NeedsReset,
+}
+
+/// Extensions a message or the session needs from the server.
+#[derive(Default)]
+struct Required {
+    dsn: bool,
+    chunking: bool,
+    binarymime: bool,
+    eightbitmime: bool,
+    etrn: bool,
+}
+
+impl Required {
+    fn of(sess: &Session) -> Required {
+        let mut r = Required { etrn: !sess.etrn_nodes.is_empty(), ..Required::default() };
+        for m in sess.messages.iter() {
+            r.dsn |= m.wants_dsn();
+            match m.body.get() {
+                Body::BinaryMime => {
+                    r.binarymime = true;
+                    r.chunking = true;
+                }
+                Body::SevenBit | Body::EightBitMime => r.eightbitmime = true,
+                Body::NotSet => {}
+            }
+        }
+        r
+    }
+}
+
+/// The local host name for EHLO/HELO and Message-Id.
+fn local_hostname(sess: &Session) -> Result<Vec<u8>, i32> {
+    if let Some(h) = sess.hostname.borrow().as_ref() {
+        return Ok(h.to_bytes().to_vec());
+    }
+    // SAFETY: uname fills the zeroed struct; nodename is NUL-terminated.
+    unsafe {
+        let mut uts: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut uts) < 0 {
+            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+        }
+        Ok(std::ffi::CStr::from_ptr(uts.nodename.as_ptr()).to_bytes().to_vec())
+    }
+}
+
+/// Runs a whole session. Returns libESMTP's result: 1 when some server
+/// completed the protocol (statuses tell how it went), 0 otherwise.
+pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
+    let localhost = match local_hostname(sess) {
+        Ok(h) => h,
+        Err(e) => {
+            error::set_errno(e);
+            return 0;
+        }
+    };
+    if sess.next_pending_message(None).is_none() && sess.etrn_nodes.is_empty() {
+        set_error(error::ERR_NOTHING_TO_DO);
+        return 0;
+    }
+    let Some(server) = sess.server.borrow().clone() else {
+        set_error(error::ERR_INVAL);
+        return 0;
+    };
+    let node = (!server.host.as_bytes().is_empty()).then_some(server.host.as_c_str());
+    let resolved = match resolve(node, &server.port) {
+        Ok(r) => r,
+        Err((gai, errno)) => {
+            error::set_herror(gai, errno);
+            return 0;
+        }
+    };
+    *sess.canon.borrow_mut() = resolved.canon.clone();
+    let sink = sess.event_sink();
+    let sink = sink.as_deref();
+    for addr in &resolved.addrs {
+        let conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
+            Ok(c) => c,
+            Err(e) => {
+                error::set_errno(e.raw_os_error().unwrap_or(libc::EIO));
+                continue;
+            }
+        };
+        report(sink, Event::Connect, 0);
+        let engine = Engine {
+            sess,
+            sink,
+            monitor: sess.monitor(),
+            conn,
+            ext: Extensions::default(),
+            localhost: &localhost,
+            fallback: false,
+            opts,
+            pending_final: None,
+        };
+        let fallback = engine.converse();
+        report(sink, Event::Disconnect, 0);
+        if !fallback {
+            return 1;
+        }
+    }
+    0
+}
+
+struct Engine<'a> {
+    sess: &'a Session,
+    sink: Option<&'a dyn EventSink>,
+    monitor: Option<Rc<dyn Monitor>>,
+    conn: Conn,
+    ext: Extensions,
+    localhost: &'a [u8],
+    /// The server sent us away: try the next address.
+    fallback: bool,
+    opts: &'a RunOptions,
+    /// A message whose end-of-data reply has not been read yet: with
+    /// PIPELINING it travels with the next command group.
+    pending_final: Option<&'a Message>,
+}
+
+fn reply_on(conn: &mut Conn, sink: Option<&dyn EventSink>, enhanced: bool, collect_extra: bool) -> Result<Reply, Stop> {
+    let opts = ReplyOptions { enhanced, collect_extra };
+    read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0).map_err(|e| {
+        set_error(e.code());
+        if conn.failure().is_some() {
+            Stop::Drop
+        } else {
+            Stop::Quit
+        }
+    })
+}
+
+impl<'a> Engine<'a> {
+    fn event(&self, ev: Event<'_>, default: i32) -> i32 {
+        report(self.sink, ev, default)
+    }
+
+    fn set_timeout(&mut self, kind: TimeoutKind) {
+        self.conn.set_timeout(self.sess.timeout(kind));
+    }
+
+    /// Reads one reply; a failure records its error code.
+    fn reply(&mut self, collect_extra: bool) -> Result<Reply, Stop> {
+        reply_on(&mut self.conn, self.sink, self.ext.enhanced_status_codes, collect_extra)
+    }
+
+    /// Reads a reply nobody needs (RSET, XUSR).
+    fn discard_reply(&mut self) -> Result<(), Stop> {
+        self.reply(false).map(|_| ())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        self.conn.write(bytes).map_err(|_| {
+            set_error(error::ERR_DROPPED_CONNECTION);
+            Stop::Drop
+        })
+    }
+
+    /// Runs the conversation on this connection and closes it; returns
+    /// whether the next address should be tried.
+    fn converse(mut self) -> bool {
+        let stop = match self.greeting_and_ehlo() {
+            Ok(()) => match self.etrn_then_mail() {
+                Ok(()) => Stop::Quit,
+                Err(stop) => stop,
+            },
+            Err(stop) => stop,
+        };
+        if stop == Stop::Quit {
+            self.quit();
+        }
+        self.fallback
+    }
+
+    fn quit(&mut self) {
+        if self.write(b"QUIT\r\n").is_err() {
+            return;
+        }
+        if let Some(msg) = self.pending_final.take() {
+            if self.final_reply(msg).is_err() {
+                return;
+            }
+        }
+        // Only a dropped connection is worth reporting after QUIT.
+        let opts = ReplyOptions { enhanced: false, collect_extra: false };
+        if read_reply(&mut self.conn, &opts, || false) == Err(ReplyError::Dropped) {
+            set_error(error::ERR_DROPPED_CONNECTION);
+        }
+    }
+
+    fn greeting_and_ehlo(&mut self) -> Result<(), Stop> {
+        self.set_timeout(TimeoutKind::Greeting);
+        let greeting = self.reply(false).map_err(|_| {
+            self.fallback = true;
+            Stop::Drop
+        })?;
+        if greeting.code != 220 {
+            self.fallback = true;
+            return Err(if matches!(greeting.class(), 4 | 5) { Stop::Quit } else { Stop::Drop });
+        }
+        self.hello(b"EHLO ")?;
+        self.ext = Extensions::default();
+        let ehlo = self.reply(true)?;
+        match ehlo.class() {
+            2 => {
+                self.ext = Extensions::parse(ehlo.extra.iter().map(Vec::as_slice));
+                self.after_ehlo()
+            }
+            4 => {
+                self.fallback = true;
+                Err(Stop::Quit)
+            }
+            5 if matches!(ehlo.code, 500 | 501 | 502 | 504) => self.helo(),
+            5 => Err(Stop::Quit),
+            _ => {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                Err(Stop::Quit)
+            }
+        }
+    }
+
+    fn hello(&mut self, verb: &[u8]) -> Result<(), Stop> {
+        let mut cmd = verb.to_vec();
+        cmd.extend_from_slice(self.localhost);
+        cmd.extend_from_slice(b"\r\n");
+        self.write(&cmd)
+    }
+
+    fn helo(&mut self) -> Result<(), Stop> {
+        self.hello(b"HELO ")?;
+        let r = self.reply(false).inspect_err(|_| self.fallback = true)?;
+        if r.class() != 2 {
+            if !matches!(r.class(), 4 | 5) {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+            }
+            self.fallback = true;
+            return Err(Stop::Quit);
+        }
+        self.ext = Extensions::default();
+        let tls_missing = self.sess.starttls.get() == StartTls::Required;
+        if tls_missing {
+            self.event(Event::ExtnaStartTls, 0);
+        }
+        if !self.report_extensions() || tls_missing {
+            set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
+            return Err(Stop::Quit);
+        }
+        Ok(())
+    }
+
+    fn after_ehlo(&mut self) -> Result<(), Stop> {
+        // STARTTLS itself is not implemented yet. Behave as libESMTP does
+        // when it cannot set up TLS: go on in clear when TLS is only
+        // ENABLED, refuse when it is REQUIRED.
+        if self.sess.starttls.get() == StartTls::Required {
+            self.event(Event::ExtnaStartTls, 0);
+            set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
+            return Err(Stop::Quit);
+        }
+        if self.ext.auth && self.opts.auth_enabled {
+            // SASL is not implemented yet: never send mail that was meant to
+            // be authenticated without authenticating.
+            set_error(error::ERR_CLIENT_ERROR);
+            return Err(Stop::Quit);
+        }
+        if !self.report_extensions() {
+            set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
+            return Err(Stop::Quit);
+        }
+        Ok(())
+    }
+
+    /// Reports required extensions the server lacks, in libESMTP's order
+    /// and with its defaults; false when the session must end.
+    fn report_extensions(&mut self) -> bool {
+        let req = Required::of(self.sess);
+        let ext = self.ext.clone();
+        let mut fatal = false;
+        if req.dsn && !ext.dsn && self.event(Event::ExtnaDsn, 0) != 0 {
+            fatal = true;
+        }
+        if req.chunking && !ext.chunking && self.event(Event::ExtnaChunking, 0) != 0 {
+            fatal = true;
+        }
+        if req.binarymime && !ext.binarymime {
+            self.event(Event::ExtnaBinaryMime, 0);
+            fatal = true;
+        }
+        if req.eightbitmime && !ext.eightbitmime {
+            self.event(Event::ExtnaEightBitMime, 0);
+            fatal = true;
+        }
+        if req.etrn && !ext.etrn && self.event(Event::ExtnaEtrn, 1) != 0 {
+            fatal = true;
+        }
+        !fatal
+    }
+
+    fn etrn_then_mail(&mut self) -> Result<(), Stop> {
+        if !self.sess.etrn_nodes.is_empty() && self.ext.etrn {
+            self.etrn()?;
+        }
+        self.transactions()
+    }
+
+    fn etrn(&mut self) -> Result<(), Stop> {
+        let nodes: Vec<&EtrnNode> = self.sess.etrn_nodes.iter().collect();
+        let command = |n: &EtrnNode| {
+            // libESMTP 1.1.0 sent `ETRN  domain` (two spaces) for option 0.
+            let mut cmd = b"ETRN ".to_vec();
+            if n.option == b'@' as i32 {
+                cmd.push(b'@');
+            }
+            cmd.extend_from_slice(n.domain.to_bytes());
+            cmd.extend_from_slice(b"\r\n");
+            cmd
+        };
+        let pipelined = self.ext.pipelining;
+        if pipelined {
+            for n in &nodes {
+                self.write(&command(n))?;
+            }
+        }
+        for n in &nodes {
+            if !pipelined {
+                self.write(&command(n))?;
+            }
+            let r = self.reply(false)?;
+            n.status.set(r.code, Some(&r.text), r.enh);
+            self.event(Event::EtrnStatus(n), 0);
+        }
+        Ok(())
+    }
+
+    fn transactions(&mut self) -> Result<(), Stop> {
+        let mut current = self.sess.next_pending_message(None);
+        let mut needs_reset = false;
+        while let Some(index) = current {
+            let Some(msg) = self.sess.messages.get(index) else { break };
+            needs_reset = self.transaction(msg, needs_reset)? == TxnEnd::NeedsReset;
+            current = self.sess.next_pending_message(Some(index));
+        }
+        Ok(())
+    }
+
+    /// The DELIVERBY time to send, after asking the application when the
+    /// server's minimum is larger than the requested time.
+    fn by_time(&self, msg: &Message) -> i64 {
+        let by_time = msg.by_time.get();
+        let min = self.ext.min_by_time;
+        if self.ext.deliverby && msg.by_mode.get() != ByMode::NotSet && min > 0 && by_time < min {
+            let adjust = self.event(Event::DeliverByExpired(min - by_time), 0);
+            if adjust > 0 {
+                return min + adjust as i64;
+            }
+        }
+        by_time
+    }
+
+    fn transaction(&mut self, msg: &'a Message, needs_reset: bool) -> Result<TxnEnd, Stop> {
+        let pipe = self.ext.pipelining;
+        let rcpts: Vec<&Recipient> = msg.recipients.iter().filter(|r| !r.complete.get()).collect();
+        let mut discards = 0;
+        if needs_reset {
+            self.write(b"RSET\r\n")?;
+            if pipe {
+                discards += 1;
+            } else {
+                self.discard_reply()?;
+            }
+        }
+        if self.ext.xusr {
+            self.write(b"XUSR\r\n")?;
+            if pipe {
+                discards += 1;
+            } else {
+                self.discard_reply()?;
+            }
+        }
+        let by_time = self.by_time(msg);
+        self.write(&mail_command(msg, &self.ext, by_time))?;
+        let require_all = self.sess.require_all_recipients.get();
+        let bdat = self.ext.chunking;
+        let mut data_sent = false;
+        if pipe {
+            for r in &rcpts {
+                self.write(&rcpt_command(r, &self.ext))?;
+            }
+            if !require_all && !bdat {
+                self.write(b"DATA\r\n")?;
+                data_sent = true;
+            }
+        }
+        if let Some(prev) = self.pending_final.take() {
+            self.final_reply(prev)?;
+        }
+        self.set_timeout(TimeoutKind::Envelope);
+        for _ in 0..discards {
+            self.discard_reply()?;
+        }
+        let r = self.reply(false)?;
+        msg.reverse_path_status.set(r.code, Some(&r.text), r.enh);
+        self.event(Event::MailStatus(msg), 0);
+        if r.class() != 2 {
+            return self.after_refused_mail(rcpts.len(), data_sent);
+        }
+        let (mut valid, mut failed) = (0usize, 0usize);
+        for rcpt in &rcpts {
+            if !pipe {
+                self.write(&rcpt_command(rcpt, &self.ext))?;
+            }
+            let r = self.reply(false)?;
+            rcpt.status.set(r.code, Some(&r.text), r.enh);
+            if r.class() == 2 {
+                valid += 1;
+            } else {
+                failed += 1;
+            }
+            if r.class() == 5 {
+                rcpt.complete.set(true);
+            }
+            self.event(Event::RcptStatus(rcpt), 0);
+        }
+        if require_all && failed > 0 {
+            msg.message_status.reset();
+            return Ok(TxnEnd::NeedsReset);
+        }
+        if bdat {
+            return self.bdat(msg);
+        }
+        if !data_sent {
+            self.write(b"DATA\r\n")?;
+        }
+        self.set_timeout(TimeoutKind::Data);
+        let r = self.reply(false)?;
+        msg.message_status.set(r.code, Some(&r.text), r.enh);
+        match r.class() {
+            3 => {}
+            4 | 5 => {
+                self.event(Event::MessageSent(msg), 0);
+                return Ok(TxnEnd::NeedsReset);
+            }
+            _ => {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                self.event(Event::MessageSent(msg), 0);
+                return Err(Stop::Quit);
+            }
+        }
+        if valid == 0 {
+            // The server accepted DATA without recipients; end it at once.
+            self.write(b".\r\n")?;
+        } else {
+            self.set_timeout(TimeoutKind::Transfer);
+            self.conn.monitor_enabled(false);
+            let hooks = Hooks { sink: self.sink, monitor: self.monitor.as_deref(), monitor_headers: self.sess.monitor_headers.get() };
+            let view = MessageView::new(msg, self.localhost);
+            let sent = send_data(&mut self.conn, msg, &view, &hooks);
+            self.transfer_result(sent)?;
+            // The body's tail goes out unmonitored.
+            self.conn.flush().map_err(|_| {
+                set_error(error::ERR_DROPPED_CONNECTION);
+                Stop::Drop
+            })?;
+            self.conn.monitor_enabled(true);
+        }
+        if pipe {
+            self.pending_final = Some(msg);
+            return Ok(TxnEnd::Clean);
+        }
+        Ok(if self.final_reply(msg)? == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })
+    }
+
+    fn transfer_result<T>(&mut self, res: Result<T, TransferError>) -> Result<T, Stop> {
+        res.map_err(|e| {
+            match e {
+                TransferError::Source(errno) => error::set_errno(errno),
+                TransferError::Io(_) => set_error(error::ERR_DROPPED_CONNECTION),
+                TransferError::Reply(e) => set_error(e.code()),
+                TransferError::Busy => set_error(error::ERR_CLIENT_ERROR),
+            }
+            // SMTP cannot abandon a message part way: only closing is safe.
+            Stop::Drop
+        })
+    }
+
+    /// After MAIL was refused, the pipelined RCPT and DATA replies are
+    /// consumed; the next message follows without RSET, as in libESMTP.
+    fn after_refused_mail(&mut self, rcpts: usize, data_sent: bool) -> Result<TxnEnd, Stop> {
+        if !self.ext.pipelining {
+            return Ok(TxnEnd::Clean);
+        }
+        for _ in 0..rcpts {
+            self.discard_reply()?;
+        }
+        if data_sent {
+            let r = self.reply(false)?;
+            if r.class() == 3 {
+                // A server that opened DATA without a sender: close it.
+                self.write(b".\r\n")?;
+                self.discard_reply()?;
+                return Ok(TxnEnd::NeedsReset);
+            }
+        }
+        Ok(TxnEnd::Clean)
+    }
+
+    /// Reads the end-of-data reply and settles the recipients; returns the
+    /// reply class.
+    fn final_reply(&mut self, msg: &Message) -> Result<i32, Stop> {
+        self.set_timeout(TimeoutKind::Data2);
+        let r = self.reply(false)?;
+        msg.message_status.set(r.code, Some(&r.text), r.enh);
+        self.settle(msg, r.class());
+        self.event(Event::MessageSent(msg), 0);
+        Ok(r.class())
+    }
+
+    /// A 2xx final reply completes the recipients the server accepted; a
+    /// 5xx completes them all (it will never be accepted as it is).
+    fn settle(&self, msg: &Message, class: i32) {
+        for r in msg.recipients.iter() {
+            if class == 5 || (class == 2 && (200..300).contains(&r.status.code())) {
+                r.complete.set(true);
+            }
+        }
+    }
+
+    fn bdat(&mut self, msg: &'a Message) -> Result<TxnEnd, Stop> {
+        self.set_timeout(TimeoutKind::Transfer);
+        self.conn.monitor_enabled(false);
+        let pipe = self.ext.pipelining;
+        let sink = self.sink;
+        let enhanced = self.ext.enhanced_status_codes;
+        // The first refusal, if any, decides the outcome.
+        let mut refused: Option<i32> = None;
+        let mut outstanding = 0usize;
+        let hooks = Hooks { sink, monitor: self.monitor.as_deref(), monitor_headers: self.sess.monitor_headers.get() };
+        let view = MessageView::new(msg, self.localhost);
+        let settle_reply = |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
+            let opts = ReplyOptions { enhanced, collect_extra: false };
+            let r = read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0).map_err(TransferError::Reply)?;
+            msg.message_status.set(r.code, Some(&r.text), r.enh);
+            if r.class() != 2 && refused.is_none() {
+                *refused = Some(r.class());
+            }
+            Ok(())
+        };
+        let sent = send_bdat(&mut self.conn, msg, &view, &hooks, self.ext.xexch50, |conn| {
+            if pipe {
+                outstanding += 1;
+                return Ok(true);
+            }
+            settle_reply(conn, &mut refused)?;
+            Ok(refused.is_none())
+        });
+        let completed = self.transfer_result(sent)?;
+        // Everything after the transfer is monitored again (libESMTP 1.1.0
+        // left the monitor off for the rest of the session).
+        self.conn.monitor_enabled(true);
+        self.set_timeout(TimeoutKind::Data2);
+        let pending = if completed { outstanding + 1 } else { outstanding };
+        for _ in 0..pending {
+            let res = settle_reply(&mut self.conn, &mut refused);
+            self.transfer_result(res).map_err(|_| if self.conn.failure().is_some() { Stop::Drop } else { Stop::Quit })?;
+        }
+        let class = match refused {
+            None if completed => 2,
+            None => 2,
+            Some(c) => c,
+        };
+        self.settle(msg, class);
+        self.event(Event::MessageSent(msg), 0);
+        match class {
+            2 => Ok(TxnEnd::Clean),
+            4 | 5 => Ok(TxnEnd::NeedsReset),
+            _ => {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                Err(Stop::Quit)
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Parsing SMTP replies (RFC 5321 §4.2) the way libESMTP reports them.
+//!
+//! The status text keeps libESMTP's shape: the text of every line with its
+//! CRLF, leading blanks removed. Enhanced status codes (RFC 2034/3463) are
+//! split off only when the server announced ENHANCEDSTATUSCODES.
+
+use super::error;
+
+/// Longest reply line accepted. RFC 5321 allows 512 octets; libESMTP's
+/// total text limit is 4096, so a longer line can never be valid for it.
+pub const MAX_LINE: usize = 4200;
+/// libESMTP's limit on the accumulated text of a multi-line reply.
+pub const MAX_TEXT: usize = 4096;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: i32,
+    pub text: Vec<u8>,
+    pub enh: [i32; 3],
+    /// Continuation lines' texts, when the caller asked for them instead of
+    /// concatenation (EHLO keywords).
+    pub extra: Vec<Vec<u8>>,
+}
+
+impl Reply {
+    pub fn class(&self) -> i32 {
+        self.code / 100
+    }
+}
+
+/// Why a reply could not be read; each maps to one `smtp_errno` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyError {
+    Dropped,
+    Syntax,
+    Mismatch,
+    Unterminated,
+}
+
+impl ReplyError {
+    pub fn code(self) -> i32 {
+        match self {
+            ReplyError::Dropped => error::ERR_DROPPED_CONNECTION,
+            ReplyError::Syntax => error::ERR_INVALID_RESPONSE_SYNTAX,
+            ReplyError::Mismatch => error::ERR_STATUS_MISMATCH,
+            ReplyError::Unterminated => error::ERR_UNTERMINATED_RESPONSE,
+        }
+    }
+}
+
+/// Options for one read.
+pub struct ReplyOptions {
+    pub enhanced: bool,
+    pub collect_extra: bool,
+}
+
+/// A parsed line prefix: code, whether more lines follow, and the offset
+/// where the text after the separator starts.
+fn parse_code(line: &[u8]) -> Result<(i32, bool, usize), ReplyError> {
+    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&line[0]) {
+        return Err(ReplyError::Syntax);
+    }
+    let code = (line[0] - b'0') as i32 * 100 + (line[1] - b'0') as i32 * 10 + (line[2] - b'0') as i32;
+    match line.get(3) {
+        Some(b' ') => Ok((code, false, 4)),
+        Some(b'-') => Ok((code, true, 4)),
+        // A bare code ending the line is legal in RFC 5321 ("250\r\n");
+        // libESMTP 1.1.0 rejected it.
+        Some(b'\r') | Some(b'\n') => Ok((code, false, 3)),
+        _ => Err(ReplyError::Syntax),
+    }
+}
+
+/// `d.d.d` at the start of `s`: the triplet and the bytes consumed.
+fn parse_triplet(s: &[u8]) -> Option<([i32; 3], usize)> {
+    let mut out = [0i32; 3];
+    let mut i = 0;
+    for (n, slot) in out.iter_mut().enumerate() {
+        let start = i;
+        while i < s.len() && s[i].is_ascii_digit() && i - start < 3 {
+            *slot = *slot * 10 + (s[i] - b'0') as i32;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        if n < 2 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    // The triplet must end at a word boundary.
+    match s.get(i) {
+        None | Some(b' ') | Some(b'\t') | Some(b'\r') | Some(b'\n') => Some((out, i)),
+        _ => None,
+    }
+}
+
+fn skip_blanks(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+    &s[n..]
+}
+
+/// Where reply lines come from: each line includes its terminator.
+pub trait LineSource {
+    fn next_line(&mut self) -> Result<&[u8], ReplyError>;
+}
+
+/// Reads one reply. `warn` is asked (SMTP_EV_SYNTAXWARNING) whether to fail
+/// when an expected enhanced code is missing from the first line.
+pub fn read_reply(
+    src: &mut dyn LineSource,
+    opts: &ReplyOptions,
+    mut warn: impl FnMut() -> bool,
+) -> Result<Reply, ReplyError> {
+    let line = src.next_line()?;
+    let (code, mut more, off) = parse_code(line)?;
+    let mut reply = Reply { code, ..Reply::default() };
+    let mut want_enh = opts.enhanced && matches!(code / 100, 2 | 4 | 5);
+    let mut rest = &line[off..];
+    if want_enh {
+        match parse_triplet(rest) {
+            Some((t, n)) => {
+                reply.enh = t;
+                rest = &rest[n..];
+            }
+            None => {
+                if warn() {
+                    return Err(ReplyError::Syntax);
+                }
+                want_enh = false;
+            }
+        }
+    }
+    // libESMTP strips all leading white space, the line end included,
+    // from the first line's text.
+    let n = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    reply.text.extend_from_slice(&rest[n..]);
+    while more {
+        let line = src.next_line()?;
+        if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+            return Err(if line.len() >= 3 { ReplyError::Mismatch } else { ReplyError::Syntax });
+        }
+        let (c, m, off) = parse_code(line)?;
+        if c != code {
+            return Err(ReplyError::Mismatch);
+        }
+        more = m;
+        let mut rest = &line[off..];
+        if want_enh {
+            let (t, n) = parse_triplet(rest).ok_or(ReplyError::Syntax)?;
+            if t != reply.enh {
+                return Err(ReplyError::Mismatch);
+            }
+            rest = &rest[n..];
+        }
+        let rest = skip_blanks(rest);
+        if rest.last() != Some(&b'\n') {
+            return Err(ReplyError::Unterminated);
+        }
+        if opts.collect_extra {
+            reply.extra.push(rest.to_vec());
+        } else {
+            reply.text.extend_from_slice(rest);
+        }
+        let total = reply.text.len() + reply.extra.iter().map(Vec::len).sum::<usize>();
+        if total > MAX_TEXT {
+            return Err(ReplyError::Unterminated);
+        }
+    }
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Lines<'a>(std::vec::IntoIter<&'a [u8]>);
+
+    impl LineSource for Lines<'_> {
+        fn next_line(&mut self) -> Result<&[u8], ReplyError> {
+            self.0.next().ok_or(ReplyError::Dropped)
+        }
+    }
+
+    fn parse(input: &[u8], enhanced: bool) -> Result<Reply, ReplyError> {
+        let lines: Vec<&[u8]> = input.split_inclusive(|&c| c == b'\n').collect();
+        let opts = ReplyOptions { enhanced, collect_extra: false };
+        read_reply(&mut Lines(lines.into_iter()), &opts, || false)
+    }
+
+    #[test]
+    fn single_line() {
+        let r = parse(b"250 ok\r\n", false).unwrap();
+        assert_eq!((r.code, r.text.as_slice()), (250, &b"ok\r\n"[..]));
+    }
+
+    #[test]
+    fn multi_line_keeps_each_crlf() {
+        let r = parse(b"250-multi\r\n250 line2\r\n", false).unwrap();
+        assert_eq!(r.text, b"multi\r\nline2\r\n");
+    }
+
+    #[test]
+    fn enhanced_codes_split_only_when_announced() {
+        let r = parse(b"250 2.1.0 ok\r\n", true).unwrap();
+        assert_eq!((r.enh, r.text.as_slice()), ([2, 1, 0], &b"ok\r\n"[..]));
+        let r = parse(b"250 2.1.0 ok\r\n", false).unwrap();
+        assert_eq!((r.enh, r.text.as_slice()), ([0, 0, 0], &b"2.1.0 ok\r\n"[..]));
+        assert_eq!(parse(b"250-2.1.0 a\r\n250 2.1.1 b\r\n", true), Err(ReplyError::Mismatch));
+    }
+
+    #[test]
+    fn malformed_replies() {
+        assert_eq!(parse(b"2x0 ok\r\n", false), Err(ReplyError::Syntax));
+        assert_eq!(parse(b"250-a\r\n251 b\r\n", false), Err(ReplyError::Mismatch));
+        assert_eq!(parse(b"250-a\r\n", false), Err(ReplyError::Dropped));
+        assert_eq!(parse(b"250-a\r\n250 b", false), Err(ReplyError::Unterminated));
+        assert_eq!(parse(b"hello\r\n", false), Err(ReplyError::Syntax));
+        let long: Vec<u8> = (0..200).flat_map(|_| b"250-0123456789012345678901234567890\r\n".to_vec()).collect();
+        assert_eq!(parse(&long, false), Err(ReplyError::Unterminated));
+    }
+
+    #[test]
+    fn bare_code_is_legal() {
+        let r = parse(b"250\r\n", false).unwrap();
+        assert_eq!((r.code, r.text.as_slice()), (250, &b""[..]));
+    }
+}

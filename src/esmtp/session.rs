@@ -1,0 +1,280 @@
+//! The object model behind libESMTP's handles: a session owns its messages
+//! and ETRN nodes, a message owns its recipients.
+//!
+//! C code holds raw pointers to these objects and may call the API from
+//! inside callbacks while the protocol engine runs, so every field that the
+//! API can change is a `Cell`/`RefCell` and the engine only ever holds
+//! shared references. Objects are boxed in [`FrozenList`]s and never move.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_void, CString};
+use std::rc::Rc;
+
+use super::appdata::AppData;
+use super::events::{EventSink, Monitor};
+use super::headers::HeaderTable;
+use super::source::MessageSource;
+use super::status::StatusCell;
+use crate::common::list::FrozenList;
+
+/// Which timeout `smtp_set_timeout` addresses, in libESMTP's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutKind {
+    Greeting = 0,
+    Envelope = 1,
+    Data = 2,
+    Transfer = 3,
+    Data2 = 4,
+}
+
+/// RFC 5321 §4.5.3.2 minimums, in milliseconds (libESMTP's unit).
+pub const DEFAULT_TIMEOUTS: [i64; 5] = [300_000, 300_000, 120_000, 180_000, 600_000];
+/// The floor when the application overrides the RFC minimums.
+pub const OVERRIDE_FLOOR_MS: i64 = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StartTls {
+    #[default]
+    Disabled,
+    Enabled,
+    Required,
+}
+
+/// Where to connect: the host and service split from `smtp_set_server`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerAddr {
+    pub host: CString,
+    pub port: CString,
+}
+
+impl ServerAddr {
+    /// Splits `host[:service]`. Unlike libESMTP 1.1.0 (which cuts at the first
+    /// colon) this understands `[v6-literal]:port` and a bare IPv6 literal;
+    /// the default service is still 587, as in the original.
+    pub fn parse(hostport: &[u8]) -> ServerAddr {
+        let default_port = || CString::new("587").unwrap();
+        let cstr = |b: &[u8]| CString::new(b).unwrap_or_default();
+        if let Some(rest) = hostport.strip_prefix(b"[") {
+            if let Some(end) = rest.iter().position(|&c| c == b']') {
+                let host = &rest[..end];
+                let after = &rest[end + 1..];
+                let port = match after.strip_prefix(b":") {
+                    Some(p) if !p.is_empty() => cstr(p),
+                    _ => default_port(),
+                };
+                return ServerAddr { host: cstr(host), port };
+            }
+        }
+        let colons = hostport.iter().filter(|&&c| c == b':').count();
+        if colons > 1 {
+            return ServerAddr { host: cstr(hostport), port: default_port() };
+        }
+        match hostport.iter().position(|&c| c == b':') {
+            Some(i) => ServerAddr { host: cstr(&hostport[..i]), port: cstr(&hostport[i + 1..]) },
+            None => ServerAddr { host: cstr(hostport), port: default_port() },
+        }
+    }
+}
+
+pub struct Session {
+    // Field order is drop order, and it matches the original's destroy
+    // order that applications can observe through release callbacks:
+    // session data, ETRN nodes, then each message and its recipients.
+    pub app_data: AppData,
+    pub etrn_nodes: FrozenList<EtrnNode>,
+    pub messages: FrozenList<Message>,
+    pub server: RefCell<Option<ServerAddr>>,
+    pub canon: RefCell<Option<CString>>,
+    pub hostname: RefCell<Option<CString>>,
+    pub events: RefCell<Option<Rc<dyn EventSink>>>,
+    pub monitor: RefCell<Option<Rc<dyn Monitor>>>,
+    pub monitor_headers: Cell<bool>,
+    pub timeouts: Cell<[i64; 5]>,
+    pub require_all_recipients: Cell<bool>,
+    pub starttls: Cell<StartTls>,
+    /// `SSL_CTX *` given by the application (up-referenced), or null.
+    pub tls_ctx: Cell<*mut c_void>,
+    /// `auth_context_t` set by the application (not owned), or null.
+    pub auth_ctx: Cell<*mut c_void>,
+    /// Set while `smtp_start_session` runs, to refuse re-entry from callbacks.
+    pub running: Cell<bool>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            app_data: AppData::default(),
+            etrn_nodes: FrozenList::default(),
+            messages: FrozenList::default(),
+            server: RefCell::new(None),
+            canon: RefCell::new(None),
+            hostname: RefCell::new(None),
+            events: RefCell::new(None),
+            monitor: RefCell::new(None),
+            monitor_headers: Cell::new(false),
+            timeouts: Cell::new(DEFAULT_TIMEOUTS),
+            require_all_recipients: Cell::new(false),
+            starttls: Cell::new(StartTls::Disabled),
+            tls_ctx: Cell::new(std::ptr::null_mut()),
+            auth_ctx: Cell::new(std::ptr::null_mut()),
+            running: Cell::new(false),
+        }
+    }
+}
+
+impl Session {
+    pub fn timeout(&self, kind: TimeoutKind) -> i64 {
+        self.timeouts.get()[kind as usize]
+    }
+
+    /// Stores a timeout with libESMTP's floors and returns the stored value.
+    pub fn set_timeout(&self, kind: TimeoutKind, value_ms: i64, override_minimum: bool) -> i64 {
+        let floor = if override_minimum { OVERRIDE_FLOOR_MS } else { DEFAULT_TIMEOUTS[kind as usize] };
+        let v = value_ms.max(floor);
+        let mut t = self.timeouts.get();
+        t[kind as usize] = v;
+        self.timeouts.set(t);
+        v
+    }
+
+    pub fn event_sink(&self) -> Option<Rc<dyn EventSink>> {
+        self.events.borrow().clone()
+    }
+
+    pub fn monitor(&self) -> Option<Rc<dyn Monitor>> {
+        self.monitor.borrow().clone()
+    }
+
+    /// The message after `index` (or the first) with an incomplete recipient.
+    pub fn next_pending_message(&self, after: Option<usize>) -> Option<usize> {
+        let start = after.map_or(0, |i| i + 1);
+        (start..self.messages.len()).find(|&i| self.messages.get(i).is_some_and(Message::has_pending))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let ctx = self.tls_ctx.replace(std::ptr::null_mut());
+        if !ctx.is_null() {
+            // SAFETY: `tls_ctx` holds the reference we took with
+            // SSL_CTX_up_ref in smtp_starttls_set_ctx.
+            unsafe { openssl_sys::SSL_CTX_free(ctx.cast()) };
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DsnRet {
+    #[default]
+    NotSet,
+    Full,
+    Hdrs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Body {
+    #[default]
+    NotSet,
+    SevenBit,
+    EightBitMime,
+    BinaryMime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ByMode {
+    #[default]
+    NotSet,
+    Notify,
+    Return,
+}
+
+#[derive(Default)]
+pub struct Message {
+    pub app_data: AppData,
+    pub recipients: FrozenList<Recipient>,
+    pub reverse_path: RefCell<Option<CString>>,
+    pub source: RefCell<Option<Box<dyn MessageSource>>>,
+    pub headers: RefCell<HeaderTable>,
+    pub reverse_path_status: StatusCell,
+    pub message_status: StatusCell,
+    pub dsn_ret: Cell<DsnRet>,
+    pub dsn_envid: RefCell<Option<CString>>,
+    pub size_estimate: Cell<u64>,
+    pub body: Cell<Body>,
+    pub by_time: Cell<i64>,
+    pub by_mode: Cell<ByMode>,
+    pub by_trace: Cell<bool>,
+}
+
+impl Message {
+    pub fn has_pending(&self) -> bool {
+        self.recipients.iter().any(|r| !r.complete.get())
+    }
+
+    pub fn wants_dsn(&self) -> bool {
+        self.dsn_ret.get() != DsnRet::NotSet
+            || self.dsn_envid.borrow().is_some()
+            || self.recipients.iter().any(|r| r.dsn_notify.get() != 0 || r.dsn_orcpt.borrow().is_some())
+    }
+}
+
+pub struct Recipient {
+    pub app_data: AppData,
+    pub mailbox: CString,
+    pub status: StatusCell,
+    pub complete: Cell<bool>,
+    /// `enum notify_flags` bits; -1 is NEVER, 0 not set.
+    pub dsn_notify: Cell<i32>,
+    /// ORCPT address type and address.
+    pub dsn_orcpt: RefCell<Option<(CString, CString)>>,
+}
+
+impl Recipient {
+    pub fn new(mailbox: CString) -> Recipient {
+        Recipient {
+            app_data: AppData::default(),
+            mailbox,
+            status: StatusCell::default(),
+            complete: Cell::new(false),
+            dsn_notify: Cell::new(0),
+            dsn_orcpt: RefCell::new(None),
+        }
+    }
+}
+
+pub struct EtrnNode {
+    pub app_data: AppData,
+    /// 0 or `'@'`.
+    pub option: i32,
+    pub domain: CString,
+    pub status: StatusCell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(h: &str, p: &str) -> ServerAddr {
+        ServerAddr { host: CString::new(h).unwrap(), port: CString::new(p).unwrap() }
+    }
+
+    #[test]
+    fn server_strings() {
+        assert_eq!(ServerAddr::parse(b"mail.example:25"), addr("mail.example", "25"));
+        assert_eq!(ServerAddr::parse(b"mail.example"), addr("mail.example", "587"));
+        assert_eq!(ServerAddr::parse(b"localhost:smtp"), addr("localhost", "smtp"));
+        assert_eq!(ServerAddr::parse(b"[::1]:2525"), addr("::1", "2525"));
+        assert_eq!(ServerAddr::parse(b"[::1]"), addr("::1", "587"));
+        assert_eq!(ServerAddr::parse(b"::1"), addr("::1", "587"));
+        assert_eq!(ServerAddr::parse(b":25"), addr("", "25"));
+    }
+
+    #[test]
+    fn timeouts_have_floors() {
+        let s = Session::default();
+        assert_eq!(s.set_timeout(TimeoutKind::Greeting, 10, false), 300_000);
+        assert_eq!(s.set_timeout(TimeoutKind::Greeting, 10, true), 1000);
+        assert_eq!(s.set_timeout(TimeoutKind::Data2, 700_000, false), 700_000);
+        assert_eq!(s.timeout(TimeoutKind::Data2), 700_000);
+    }
+}

@@ -1,0 +1,167 @@
+//! Reading a message from the application's callback.
+//!
+//! The callback hands out buffers of any size; the reader turns them into
+//! lines for header processing and dot-stuffing. Every line end — CRLF,
+//! bare LF or bare CR — comes out as CRLF (RFC 5321 §2.3.8 forbids bare
+//! ones on the wire, and servers that honour them are open to SMTP
+//! smuggling). libESMTP 1.1.0 split only at CRLF and passed bare LFs on.
+
+/// The application's message, as chunks.
+pub trait MessageSource {
+    /// Starts again from the beginning (called before every transfer).
+    fn rewind(&mut self);
+    /// The next chunk; `Ok(None)` at the end, `Err(errno)` when the
+    /// callback failed.
+    fn next_chunk(&mut self) -> Result<Option<&[u8]>, i32>;
+}
+
+pub struct Reader<'s> {
+    src: &'s mut dyn MessageSource,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    /// The previous chunk ended in CR: a leading LF belongs to it.
+    skip_lf: bool,
+}
+
+impl<'s> Reader<'s> {
+    pub fn new(src: &'s mut dyn MessageSource) -> Self {
+        src.rewind();
+        Reader { src, buf: Vec::new(), pos: 0, eof: false, skip_lf: false }
+    }
+
+    /// Makes sure unread bytes are buffered; false at the end.
+    fn fill(&mut self) -> Result<bool, i32> {
+        while self.pos >= self.buf.len() {
+            if self.eof {
+                return Ok(false);
+            }
+            self.buf.clear();
+            self.pos = 0;
+            match self.src.next_chunk()? {
+                Some(chunk) if !chunk.is_empty() => self.buf.extend_from_slice(chunk),
+                _ => self.eof = true,
+            }
+            if self.skip_lf && self.pos < self.buf.len() {
+                self.skip_lf = false;
+                if self.buf[0] == b'\n' {
+                    self.pos = 1;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Appends the next line, ending in CRLF, to `line`. Returns false when
+    /// the message is exhausted and nothing was appended.
+    pub fn read_line(&mut self, line: &mut Vec<u8>) -> Result<bool, i32> {
+        let mut any = false;
+        loop {
+            if !self.fill()? {
+                if any {
+                    line.extend_from_slice(b"\r\n");
+                }
+                return Ok(any);
+            }
+            any = true;
+            let rest = &self.buf[self.pos..];
+            match rest.iter().position(|&c| c == b'\n' || c == b'\r') {
+                None => {
+                    line.extend_from_slice(rest);
+                    self.pos = self.buf.len();
+                }
+                Some(i) => {
+                    line.extend_from_slice(&rest[..i]);
+                    line.extend_from_slice(b"\r\n");
+                    let cr = rest[i] == b'\r';
+                    self.pos += i + 1;
+                    if cr {
+                        if self.pos < self.buf.len() {
+                            if self.buf[self.pos] == b'\n' {
+                                self.pos += 1;
+                            }
+                        } else {
+                            self.skip_lf = true;
+                        }
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    /// The next byte without consuming it (header continuation check).
+    pub fn peek(&mut self) -> Result<Option<u8>, i32> {
+        if !self.fill()? {
+            return Ok(None);
+        }
+        Ok(Some(self.buf[self.pos]))
+    }
+
+    /// The rest of the message as the callback delivers it, unaltered (BDAT).
+    pub fn read_raw(&mut self) -> Result<Option<&[u8]>, i32> {
+        if !self.fill()? {
+            return Ok(None);
+        }
+        let start = self.pos;
+        self.pos = self.buf.len();
+        Ok(Some(&self.buf[start..]))
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// A source serving fixed chunks, for tests across the crate.
+    pub struct Chunks(pub Vec<Vec<u8>>, pub usize);
+
+    impl MessageSource for Chunks {
+        fn rewind(&mut self) {
+            self.1 = 0;
+        }
+        fn next_chunk(&mut self) -> Result<Option<&[u8]>, i32> {
+            self.1 += 1;
+            Ok(self.0.get(self.1 - 1).map(Vec::as_slice))
+        }
+    }
+
+    fn lines(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut src = Chunks(chunks.iter().map(|c| c.to_vec()).collect(), 0);
+        let mut r = Reader::new(&mut src);
+        let mut out = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            if !r.read_line(&mut l).unwrap() {
+                return out;
+            }
+            out.push(l);
+        }
+    }
+
+    #[test]
+    fn every_line_end_becomes_crlf() {
+        let got = lines(&[b"a\r\nb\nc\rd", b"\r", b"\ne"]);
+        let want: Vec<&[u8]> = vec![b"a\r\n", b"b\r\n", b"c\r\n", b"d\r\n", b"e\r\n"];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn lines_span_chunks() {
+        let got = lines(&[b"hel", b"lo\r", b"\n", b"x"]);
+        let want: Vec<&[u8]> = vec![b"hello\r\n", b"x\r\n"];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn raw_after_lines() {
+        let mut src = Chunks(vec![b"H: v\r\n\r\nbody".to_vec(), b"more".to_vec()], 0);
+        let mut r = Reader::new(&mut src);
+        let mut l = Vec::new();
+        r.read_line(&mut l).unwrap();
+        r.read_line(&mut l).unwrap();
+        assert_eq!(r.read_raw().unwrap(), Some(&b"body"[..]));
+        assert_eq!(r.read_raw().unwrap(), Some(&b"more"[..]));
+        assert_eq!(r.read_raw().unwrap(), None);
+    }
+}

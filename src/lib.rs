@@ -1,0 +1,10 @@
+//! Drop-in Rust implementations of two C mail libraries.
+//!
+//! * [`esmtp`]: libESMTP 1.1.0, shipped as `libesmtp.so.6`.
+//!
+//! Both libraries are compiled into one static archive; the Makefile links
+//! each shared object from it with that library's version script, so each
+//! `.so` exports exactly the symbols of the library it replaces.
+
+pub mod common;
+pub mod esmtp;

@@ -14,7 +14,9 @@ pub struct FrozenList<T> {
 
 impl<T> Default for FrozenList<T> {
     fn default() -> Self {
-        FrozenList { items: RefCell::new(Vec::new()) }
+        FrozenList {
+            items: RefCell::new(Vec::new()),
+        }
     }
 }
 

@@ -53,7 +53,10 @@ struct Required {
 
 impl Required {
     fn of(sess: &Session) -> Required {
-        let mut r = Required { etrn: !sess.etrn_nodes.is_empty(), ..Required::default() };
+        let mut r = Required {
+            etrn: !sess.etrn_nodes.is_empty(),
+            ..Required::default()
+        };
         for m in sess.messages.iter() {
             r.dsn |= m.wants_dsn();
             match m.body.get() {
@@ -80,7 +83,9 @@ fn local_hostname(sess: &Session) -> Result<Vec<u8>, i32> {
         if libc::uname(&mut uts) < 0 {
             return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
         }
-        Ok(std::ffi::CStr::from_ptr(uts.nodename.as_ptr()).to_bytes().to_vec())
+        Ok(std::ffi::CStr::from_ptr(uts.nodename.as_ptr())
+            .to_bytes()
+            .to_vec())
     }
 }
 
@@ -157,8 +162,16 @@ struct Engine<'a> {
     pending_final: Option<&'a Message>,
 }
 
-fn reply_on(conn: &mut Conn, sink: Option<&dyn EventSink>, enhanced: bool, collect_extra: bool) -> Result<Reply, Stop> {
-    let opts = ReplyOptions { enhanced, collect_extra };
+fn reply_on(
+    conn: &mut Conn,
+    sink: Option<&dyn EventSink>,
+    enhanced: bool,
+    collect_extra: bool,
+) -> Result<Reply, Stop> {
+    let opts = ReplyOptions {
+        enhanced,
+        collect_extra,
+    };
     read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0).map_err(|e| {
         set_error(e.code());
         if conn.failure().is_some() {
@@ -180,7 +193,12 @@ impl<'a> Engine<'a> {
 
     /// Reads one reply; a failure records its error code.
     fn reply(&mut self, collect_extra: bool) -> Result<Reply, Stop> {
-        reply_on(&mut self.conn, self.sink, self.ext.enhanced_status_codes, collect_extra)
+        reply_on(
+            &mut self.conn,
+            self.sink,
+            self.ext.enhanced_status_codes,
+            collect_extra,
+        )
     }
 
     /// Reads a reply nobody needs (RSET, XUSR).
@@ -221,7 +239,10 @@ impl<'a> Engine<'a> {
             }
         }
         // Only a dropped connection is worth reporting after QUIT.
-        let opts = ReplyOptions { enhanced: false, collect_extra: false };
+        let opts = ReplyOptions {
+            enhanced: false,
+            collect_extra: false,
+        };
         if read_reply(&mut self.conn, &opts, || false) == Err(ReplyError::Dropped) {
             set_error(error::ERR_DROPPED_CONNECTION);
         }
@@ -235,7 +256,11 @@ impl<'a> Engine<'a> {
         })?;
         if greeting.code != 220 {
             self.fallback = true;
-            return Err(if matches!(greeting.class(), 4 | 5) { Stop::Quit } else { Stop::Drop });
+            return Err(if matches!(greeting.class(), 4 | 5) {
+                Stop::Quit
+            } else {
+                Stop::Drop
+            });
         }
         self.hello(b"EHLO ")?;
         self.ext = Extensions::default();
@@ -375,7 +400,9 @@ impl<'a> Engine<'a> {
         let mut current = self.sess.next_pending_message(None);
         let mut needs_reset = false;
         while let Some(index) = current {
-            let Some(msg) = self.sess.messages.get(index) else { break };
+            let Some(msg) = self.sess.messages.get(index) else {
+                break;
+            };
             needs_reset = self.transaction(msg, needs_reset)? == TxnEnd::NeedsReset;
             current = self.sess.next_pending_message(Some(index));
         }
@@ -398,7 +425,11 @@ impl<'a> Engine<'a> {
 
     fn transaction(&mut self, msg: &'a Message, needs_reset: bool) -> Result<TxnEnd, Stop> {
         let pipe = self.ext.pipelining;
-        let rcpts: Vec<&Recipient> = msg.recipients.iter().filter(|r| !r.complete.get()).collect();
+        let rcpts: Vec<&Recipient> = msg
+            .recipients
+            .iter()
+            .filter(|r| !r.complete.get())
+            .collect();
         let mut discards = 0;
         if needs_reset {
             self.write(b"RSET\r\n")?;
@@ -491,7 +522,11 @@ impl<'a> Engine<'a> {
         } else {
             self.set_timeout(TimeoutKind::Transfer);
             self.conn.monitor_enabled(false);
-            let hooks = Hooks { sink: self.sink, monitor: self.monitor.as_deref(), monitor_headers: self.sess.monitor_headers.get() };
+            let hooks = Hooks {
+                sink: self.sink,
+                monitor: self.monitor.as_deref(),
+                monitor_headers: self.sess.monitor_headers.get(),
+            };
             let view = MessageView::new(msg, self.localhost);
             let sent = send_data(&mut self.conn, msg, &view, &hooks);
             self.transfer_result(sent)?;
@@ -506,7 +541,11 @@ impl<'a> Engine<'a> {
             self.pending_final = Some(msg);
             return Ok(TxnEnd::Clean);
         }
-        Ok(if self.final_reply(msg)? == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })
+        Ok(if self.final_reply(msg)? == 2 {
+            TxnEnd::Clean
+        } else {
+            TxnEnd::NeedsReset
+        })
     }
 
     fn transfer_result<T>(&mut self, res: Result<T, TransferError>) -> Result<T, Stop> {
@@ -573,34 +612,60 @@ impl<'a> Engine<'a> {
         // The first refusal, if any, decides the outcome.
         let mut refused: Option<i32> = None;
         let mut outstanding = 0usize;
-        let hooks = Hooks { sink, monitor: self.monitor.as_deref(), monitor_headers: self.sess.monitor_headers.get() };
-        let view = MessageView::new(msg, self.localhost);
-        let settle_reply = |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
-            let opts = ReplyOptions { enhanced, collect_extra: false };
-            let r = read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0).map_err(TransferError::Reply)?;
-            msg.message_status.set(r.code, Some(&r.text), r.enh);
-            if r.class() != 2 && refused.is_none() {
-                *refused = Some(r.class());
-            }
-            Ok(())
+        let hooks = Hooks {
+            sink,
+            monitor: self.monitor.as_deref(),
+            monitor_headers: self.sess.monitor_headers.get(),
         };
-        let sent = send_bdat(&mut self.conn, msg, &view, &hooks, self.ext.xexch50, |conn| {
-            if pipe {
-                outstanding += 1;
-                return Ok(true);
-            }
-            settle_reply(conn, &mut refused)?;
-            Ok(refused.is_none())
-        });
+        let view = MessageView::new(msg, self.localhost);
+        let settle_reply =
+            |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
+                let opts = ReplyOptions {
+                    enhanced,
+                    collect_extra: false,
+                };
+                let r = read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0)
+                    .map_err(TransferError::Reply)?;
+                msg.message_status.set(r.code, Some(&r.text), r.enh);
+                if r.class() != 2 && refused.is_none() {
+                    *refused = Some(r.class());
+                }
+                Ok(())
+            };
+        let sent = send_bdat(
+            &mut self.conn,
+            msg,
+            &view,
+            &hooks,
+            self.ext.xexch50,
+            |conn| {
+                if pipe {
+                    outstanding += 1;
+                    return Ok(true);
+                }
+                settle_reply(conn, &mut refused)?;
+                Ok(refused.is_none())
+            },
+        );
         let completed = self.transfer_result(sent)?;
         // Everything after the transfer is monitored again (libESMTP 1.1.0
         // left the monitor off for the rest of the session).
         self.conn.monitor_enabled(true);
         self.set_timeout(TimeoutKind::Data2);
-        let pending = if completed { outstanding + 1 } else { outstanding };
+        let pending = if completed {
+            outstanding + 1
+        } else {
+            outstanding
+        };
         for _ in 0..pending {
             let res = settle_reply(&mut self.conn, &mut refused);
-            self.transfer_result(res).map_err(|_| if self.conn.failure().is_some() { Stop::Drop } else { Stop::Quit })?;
+            self.transfer_result(res).map_err(|_| {
+                if self.conn.failure().is_some() {
+                    Stop::Drop
+                } else {
+                    Stop::Quit
+                }
+            })?;
         }
         let class = match refused {
             None if completed => 2,

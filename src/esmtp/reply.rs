@@ -57,10 +57,14 @@ pub struct ReplyOptions {
 /// A parsed line prefix: code, whether more lines follow, and the offset
 /// where the text after the separator starts.
 fn parse_code(line: &[u8]) -> Result<(i32, bool, usize), ReplyError> {
-    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&line[0]) {
+    if line.len() < 3
+        || !line[..3].iter().all(u8::is_ascii_digit)
+        || !(b'2'..=b'5').contains(&line[0])
+    {
         return Err(ReplyError::Syntax);
     }
-    let code = (line[0] - b'0') as i32 * 100 + (line[1] - b'0') as i32 * 10 + (line[2] - b'0') as i32;
+    let code =
+        (line[0] - b'0') as i32 * 100 + (line[1] - b'0') as i32 * 10 + (line[2] - b'0') as i32;
     match line.get(3) {
         Some(b' ') => Ok((code, false, 4)),
         Some(b'-') => Ok((code, true, 4)),
@@ -117,7 +121,10 @@ pub fn read_reply(
 ) -> Result<Reply, ReplyError> {
     let line = src.next_line()?;
     let (code, mut more, off) = parse_code(line)?;
-    let mut reply = Reply { code, ..Reply::default() };
+    let mut reply = Reply {
+        code,
+        ..Reply::default()
+    };
     let mut want_enh = opts.enhanced && matches!(code / 100, 2 | 4 | 5);
     let mut rest = &line[off..];
     if want_enh {
@@ -141,7 +148,11 @@ pub fn read_reply(
     while more {
         let line = src.next_line()?;
         if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
-            return Err(if line.len() >= 3 { ReplyError::Mismatch } else { ReplyError::Syntax });
+            return Err(if line.len() >= 3 {
+                ReplyError::Mismatch
+            } else {
+                ReplyError::Syntax
+            });
         }
         let (c, m, off) = parse_code(line)?;
         if c != code {
@@ -187,7 +198,10 @@ mod tests {
 
     fn parse(input: &[u8], enhanced: bool) -> Result<Reply, ReplyError> {
         let lines: Vec<&[u8]> = input.split_inclusive(|&c| c == b'\n').collect();
-        let opts = ReplyOptions { enhanced, collect_extra: false };
+        let opts = ReplyOptions {
+            enhanced,
+            collect_extra: false,
+        };
         read_reply(&mut Lines(lines.into_iter()), &opts, || false)
     }
 
@@ -208,18 +222,32 @@ mod tests {
         let r = parse(b"250 2.1.0 ok\r\n", true).unwrap();
         assert_eq!((r.enh, r.text.as_slice()), ([2, 1, 0], &b"ok\r\n"[..]));
         let r = parse(b"250 2.1.0 ok\r\n", false).unwrap();
-        assert_eq!((r.enh, r.text.as_slice()), ([0, 0, 0], &b"2.1.0 ok\r\n"[..]));
-        assert_eq!(parse(b"250-2.1.0 a\r\n250 2.1.1 b\r\n", true), Err(ReplyError::Mismatch));
+        assert_eq!(
+            (r.enh, r.text.as_slice()),
+            ([0, 0, 0], &b"2.1.0 ok\r\n"[..])
+        );
+        assert_eq!(
+            parse(b"250-2.1.0 a\r\n250 2.1.1 b\r\n", true),
+            Err(ReplyError::Mismatch)
+        );
     }
 
     #[test]
     fn malformed_replies() {
         assert_eq!(parse(b"2x0 ok\r\n", false), Err(ReplyError::Syntax));
-        assert_eq!(parse(b"250-a\r\n251 b\r\n", false), Err(ReplyError::Mismatch));
+        assert_eq!(
+            parse(b"250-a\r\n251 b\r\n", false),
+            Err(ReplyError::Mismatch)
+        );
         assert_eq!(parse(b"250-a\r\n", false), Err(ReplyError::Dropped));
-        assert_eq!(parse(b"250-a\r\n250 b", false), Err(ReplyError::Unterminated));
+        assert_eq!(
+            parse(b"250-a\r\n250 b", false),
+            Err(ReplyError::Unterminated)
+        );
         assert_eq!(parse(b"hello\r\n", false), Err(ReplyError::Syntax));
-        let long: Vec<u8> = (0..200).flat_map(|_| b"250-0123456789012345678901234567890\r\n".to_vec()).collect();
+        let long: Vec<u8> = (0..200)
+            .flat_map(|_| b"250-0123456789012345678901234567890\r\n".to_vec())
+            .collect();
         assert_eq!(parse(&long, false), Err(ReplyError::Unterminated));
     }
 

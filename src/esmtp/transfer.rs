@@ -34,7 +34,11 @@ pub struct Hooks<'a> {
 
 impl Hooks<'_> {
     fn data_event(&self, msg: &Message, len: usize) {
-        report(self.sink, Event::MessageData(msg, len.min(i32::MAX as usize) as i32), 0);
+        report(
+            self.sink,
+            Event::MessageData(msg, len.min(i32::MAX as usize) as i32),
+            0,
+        );
     }
 
     fn header_event(&self, msg: &Message, header: &[u8]) {
@@ -99,8 +103,16 @@ pub struct MessageView<'a> {
 impl<'a> MessageView<'a> {
     pub fn new(msg: &'a Message, localhost: &'a [u8]) -> Self {
         MessageView {
-            reverse_path: msg.reverse_path.borrow().as_ref().map(|r| r.to_bytes().to_vec()),
-            recipients: msg.recipients.iter().map(|r| r.mailbox.to_bytes()).collect(),
+            reverse_path: msg
+                .reverse_path
+                .borrow()
+                .as_ref()
+                .map(|r| r.to_bytes().to_vec()),
+            recipients: msg
+                .recipients
+                .iter()
+                .map(|r| r.mailbox.to_bytes())
+                .collect(),
             localhost,
         }
     }
@@ -118,14 +130,25 @@ fn with_source<R>(
     msg: &Message,
     f: impl FnOnce(&mut dyn MessageSource, &mut HeaderTable) -> Result<R, TransferError>,
 ) -> Result<R, TransferError> {
-    let mut source = msg.source.try_borrow_mut().map_err(|_| TransferError::Busy)?;
+    let mut source = msg
+        .source
+        .try_borrow_mut()
+        .map_err(|_| TransferError::Busy)?;
     let source = source.as_mut().ok_or(TransferError::Busy)?;
-    let mut table = msg.headers.try_borrow_mut().map_err(|_| TransferError::Busy)?;
+    let mut table = msg
+        .headers
+        .try_borrow_mut()
+        .map_err(|_| TransferError::Busy)?;
     f(source.as_mut(), &mut table)
 }
 
 /// The content after a 354 reply, through the terminating `.`.
-pub fn send_data(conn: &mut Conn, msg: &Message, view: &MessageView<'_>, hooks: &Hooks<'_>) -> Result<(), TransferError> {
+pub fn send_data(
+    conn: &mut Conn,
+    msg: &Message,
+    view: &MessageView<'_>,
+    hooks: &Hooks<'_>,
+) -> Result<(), TransferError> {
     let pctx = view.context();
     with_source(msg, |source, table| {
         let mut reader = Reader::new(source);
@@ -190,7 +213,11 @@ pub fn send_bdat(
         }
         // Exchange wanted two extra octets with LAST when it announced
         // XEXCH50; libESMTP kept that workaround.
-        conn.write(if xexch50 { b"BDAT 2 LAST\r\n\r\n" } else { b"BDAT 0 LAST\r\n" })?;
+        conn.write(if xexch50 {
+            b"BDAT 2 LAST\r\n\r\n"
+        } else {
+            b"BDAT 0 LAST\r\n"
+        })?;
         Ok(true)
     })
 }

@@ -2,17 +2,21 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use super::{check_args, export, need};
+use super::{check_args, guarded, need};
 use crate::esmtp::error;
 
 /// What libESMTP 1.1.0 reports for Ver_VERSION, Ver_SO_VERSION and
 /// Ver_LT_VERSION: we are a drop-in for that exact release.
 const VERSIONS: [&str; 3] = ["1.1.0", "6.2.0", "8:0:2"];
 
-export! {
-    /// Copies a version string into `buf`. Like the original, a string that
-    /// exactly fills `len` is truncated by one byte and still succeeds.
-    fn smtp_version(buf: *mut c_void, len: usize, what: c_int) -> c_int [0] {
+/// Copies a version string into `buf`. Like the original, a string that
+/// exactly fills `len` is truncated by one byte and still succeeds.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_version(buf: *mut c_void, len: usize, what: c_int) -> c_int {
+    guarded!(0, {
         check_args!(!buf.is_null() && len > 0, 0);
         let v = need!(usize::try_from(what).ok().and_then(|w| VERSIONS.get(w)), 0).as_bytes();
         check_args!(v.len() <= len, 0);
@@ -23,14 +27,27 @@ export! {
             *buf.cast::<u8>().add(n) = 0;
         }
         1
-    }
+    })
+}
 
-    fn smtp_errno() -> c_int [error::ERR_CLIENT_ERROR] {
-        error::errno()
-    }
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_errno() -> c_int {
+    guarded!(error::ERR_CLIENT_ERROR, { error::errno() })
+}
 
-    /// The text for `error` in `buf`, truncated to fit; returns `buf`.
-    fn smtp_strerror(error: c_int, buf: *mut c_char, buflen: usize) -> *mut c_char [std::ptr::null_mut()] {
+/// The text for `error` in `buf`, truncated to fit; returns `buf`.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_strerror(
+    error: c_int,
+    buf: *mut c_char,
+    buflen: usize,
+) -> *mut c_char {
+    guarded!(std::ptr::null_mut(), {
         check_args!(!buf.is_null() && buflen > 0, std::ptr::null_mut());
         if error < 0 {
             // SAFETY: XSI strerror_r writes at most `buflen` bytes, always
@@ -46,5 +63,5 @@ export! {
             *buf.add(n) = 0;
         }
         buf
-    }
+    })
 }

@@ -16,41 +16,27 @@ pub mod message;
 pub mod misc;
 pub mod recipient;
 pub mod session;
+pub mod types;
 
 use std::ffi::{c_char, CStr};
 
 use super::error;
-use super::session::{EtrnNode, Message, Recipient, Session};
 
-pub type smtp_session_t = *mut Session;
-pub type smtp_message_t = *mut Message;
-pub type smtp_recipient_t = *mut Recipient;
-pub type smtp_etrn_node_t = *mut EtrnNode;
+pub use types::*;
 
 pub(crate) fn on_panic() {
     error::set_error(error::ERR_CLIENT_ERROR);
 }
 
-/// Defines exported functions: each body runs behind the panic guard and
-/// yields `$fail` (after `SMTP_ERR_CLIENT_ERROR`) if it panics.
-macro_rules! export {
-    ($(
-        $(#[$meta:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty [$fail:expr] $body:block
-    )*) => {$(
-        $(#[$meta])*
-        ///
-        /// # Safety
-        /// Pointer arguments are null or valid as libESMTP's documentation
-        /// requires: handles from this library, NUL-terminated strings,
-        /// callbacks with the documented signatures.
-        #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
-            $crate::common::guard::guard($fail, $crate::esmtp::capi::on_panic, move || $body)
-        }
-    )*};
+/// Runs an export's body behind the panic guard; a panic yields `$fail`
+/// with `SMTP_ERR_CLIENT_ERROR` set. (A wrapper inside each function, not a
+/// macro defining it, so cbindgen sees every signature.)
+macro_rules! guarded {
+    ($fail:expr, $body:block) => {
+        $crate::common::guard::guard($fail, $crate::esmtp::capi::on_panic, move || $body)
+    };
 }
-pub(crate) use export;
+pub(crate) use guarded;
 
 /// Sets `SMTP_ERR_INVAL` and returns `ret` unless `test` holds.
 macro_rules! check_args {
@@ -65,6 +51,15 @@ pub(crate) use check_args;
 
 /// Unwraps an argument, or sets `SMTP_ERR_INVAL` and returns `ret`.
 macro_rules! need {
+    ($opt:expr) => {
+        match $opt {
+            Some(v) => v,
+            None => {
+                $crate::esmtp::error::set_error($crate::esmtp::error::ERR_INVAL);
+                return;
+            }
+        }
+    };
     ($opt:expr, $ret:expr) => {
         match $opt {
             Some(v) => v,

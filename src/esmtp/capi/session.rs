@@ -3,10 +3,11 @@
 use std::ffi::{c_char, c_int, c_long, c_void};
 use std::rc::Rc;
 
-use super::callbacks::{smtp_eventcb_t, smtp_monitorcb_t, CEventSink, CMonitor};
 use super::auth::auth_context_t;
-use super::{check_args, cstr, export, handle, need, smtp_message_t, smtp_session_t};
-use crate::esmtp::appdata::ReleaseFn;
+use super::callbacks::{smtp_eventcb_t, smtp_monitorcb_t, CEventSink, CMonitor};
+use super::{
+    check_args, cstr, guarded, handle, need, smtp_message_t, smtp_session_t, starttls_option,
+};
 use crate::esmtp::protocol::{self, RunOptions};
 use crate::esmtp::session::{Message, ServerAddr, Session, StartTls, TimeoutKind};
 
@@ -15,14 +16,27 @@ pub type smtp_enumerate_messagecb_t = Option<unsafe extern "C" fn(smtp_message_t
 /// `Timeout_OVERRIDE_RFC2822_MINIMUM`.
 const TIMEOUT_OVERRIDE: c_int = 0x1000;
 
-export! {
-    /// Creates a session with RFC 5321's default timeouts.
-    fn smtp_create_session() -> smtp_session_t [std::ptr::null_mut()] {
+/// Creates a session with RFC 5321's default timeouts.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_create_session() -> smtp_session_t {
+    guarded!(std::ptr::null_mut(), {
         Box::into_raw(Box::new(Session::default()))
-    }
+    })
+}
 
-    /// Sets `host[:service]`; `[v6]:port` and bare IPv6 literals work too.
-    fn smtp_set_server(session: smtp_session_t, hostport: *const c_char) -> c_int [0] {
+/// Sets `host[:service]`; `[v6]:port` and bare IPv6 literals work too.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_server(
+    session: smtp_session_t,
+    hostport: *const c_char,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let (s, hp) = unsafe { (handle(session), cstr(hostport)) };
         let (Some(s), Some(hp)) = (s, hp) else {
@@ -32,33 +46,64 @@ export! {
         *s.canon.borrow_mut() = None;
         *s.server.borrow_mut() = Some(ServerAddr::parse(hp.to_bytes()));
         1
-    }
+    })
+}
 
-    /// The canonical name of the last session's server, else the host set.
-    fn smtp_get_server_name(session: smtp_session_t) -> *const c_char [std::ptr::null()] {
+/// The canonical name of the last session's server, else the host set.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_get_server_name(session: smtp_session_t) -> *const c_char {
+    guarded!(std::ptr::null(), {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, std::ptr::null());
         if let Some(c) = s.canon.borrow().as_ref() {
             return c.as_ptr();
         }
-        s.server.borrow().as_ref().map_or(std::ptr::null(), |a| a.host.as_ptr())
-    }
+        s.server
+            .borrow()
+            .as_ref()
+            .map_or(std::ptr::null(), |a| a.host.as_ptr())
+    })
+}
 
-    fn smtp_set_hostname(session: smtp_session_t, hostname: *const c_char) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_hostname(
+    session: smtp_session_t,
+    hostname: *const c_char,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         // SAFETY: per the function's contract.
         *s.hostname.borrow_mut() = unsafe { cstr(hostname) }.map(|h| h.to_owned());
         1
-    }
+    })
+}
 
-    fn smtp_add_message(session: smtp_session_t) -> smtp_message_t [std::ptr::null_mut()] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_add_message(session: smtp_session_t) -> smtp_message_t {
+    guarded!(std::ptr::null_mut(), {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, std::ptr::null_mut());
         (s.messages.push(Message::default()) as *const Message).cast_mut()
-    }
+    })
+}
 
-    fn smtp_enumerate_messages(session: smtp_session_t, cb: smtp_enumerate_messagecb_t, arg: *mut c_void) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_enumerate_messages(
+    session: smtp_session_t,
+    cb: smtp_enumerate_messagecb_t,
+    arg: *mut c_void,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let (Some(s), Some(cb)) = (unsafe { handle(session) }, cb) else {
             check_args!(false, 0);
@@ -69,9 +114,18 @@ export! {
             unsafe { cb((m as *const Message).cast_mut(), arg) };
         }
         1
-    }
+    })
+}
 
-    fn smtp_set_eventcb(session: smtp_session_t, cb: smtp_eventcb_t, arg: *mut c_void) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_eventcb(
+    session: smtp_session_t,
+    cb: smtp_eventcb_t,
+    arg: *mut c_void,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         let Ok(mut events) = s.events.try_borrow_mut() else {
@@ -80,9 +134,19 @@ export! {
         };
         *events = cb.map(|cb| Rc::new(CEventSink { cb, arg, session }) as _);
         1
-    }
+    })
+}
 
-    fn smtp_set_monitorcb(session: smtp_session_t, cb: smtp_monitorcb_t, arg: *mut c_void, headers: c_int) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_monitorcb(
+    session: smtp_session_t,
+    cb: smtp_monitorcb_t,
+    arg: *mut c_void,
+    headers: c_int,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         let Ok(mut monitor) = s.monitor.try_borrow_mut() else {
@@ -92,16 +156,27 @@ export! {
         *monitor = cb.map(|cb| Rc::new(CMonitor { cb, arg }) as _);
         s.monitor_headers.set(headers != 0);
         1
-    }
+    })
+}
 
-    /// Runs the whole SMTP session synchronously.
-    fn smtp_start_session(session: smtp_session_t) -> c_int [0] {
+/// Runs the whole SMTP session synchronously.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_start_session(session: smtp_session_t) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         check_args!(s.server.borrow().is_some(), 0);
         // Every message needs its content callback; a session cannot run
         // again from inside its own callbacks.
-        check_args!(s.messages.iter().all(|m| m.source.try_borrow().is_ok_and(|src| src.is_some())), 0);
+        check_args!(
+            s.messages
+                .iter()
+                .all(|m| m.source.try_borrow().is_ok_and(|src| src.is_some())),
+            0
+        );
         check_args!(!s.running.get(), 0);
         // SAFETY: the auth context pointer was given by the application
         // through smtp_auth_set_context and must still be alive.
@@ -110,11 +185,17 @@ export! {
         let rc = protocol::run(s, &RunOptions { auth_enabled });
         s.running.set(false);
         rc
-    }
+    })
+}
 
-    /// Destroys the session, its messages, recipients and ETRN nodes, calling
-    /// their release callbacks.
-    fn smtp_destroy_session(session: smtp_session_t) -> c_int [0] {
+/// Destroys the session, its messages, recipients and ETRN nodes, calling
+/// their release callbacks.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_destroy_session(session: smtp_session_t) -> c_int {
+    guarded!(0, {
         check_args!(!session.is_null(), 0);
         // SAFETY: `session` came from smtp_create_session (Box::into_raw)
         // and the application gives up every handle into it here.
@@ -128,38 +209,75 @@ export! {
         }
         drop(s);
         1
-    }
+    })
+}
 
-    fn smtp_set_application_data(session: smtp_session_t, data: *mut c_void) -> *mut c_void [std::ptr::null_mut()] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_application_data(
+    session: smtp_session_t,
+    data: *mut c_void,
+) -> *mut c_void {
+    guarded!(std::ptr::null_mut(), {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, std::ptr::null_mut());
         s.app_data.replace(data)
-    }
+    })
+}
 
-    fn smtp_set_application_data_release(session: smtp_session_t, data: *mut c_void, release: Option<ReleaseFn>) -> () [()] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_application_data_release(
+    session: smtp_session_t,
+    data: *mut c_void,
+    release: Option<unsafe extern "C" fn(*mut c_void)>,
+) {
+    guarded!((), {
         // SAFETY: per the function's contract.
-        let Some(s) = (unsafe { handle(session) }) else {
-            check_args!(false, ());
-            return;
-        };
+        let s = need!(unsafe { handle(session) });
         s.app_data.set_with_release(data, release)
-    }
+    })
+}
 
-    fn smtp_get_application_data(session: smtp_session_t) -> *mut c_void [std::ptr::null_mut()] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_get_application_data(session: smtp_session_t) -> *mut c_void {
+    guarded!(std::ptr::null_mut(), {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, std::ptr::null_mut());
         s.app_data.get()
-    }
+    })
+}
 
-    fn smtp_option_require_all_recipients(session: smtp_session_t, state: c_int) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_option_require_all_recipients(
+    session: smtp_session_t,
+    state: c_int,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         s.require_all_recipients.set(state != 0);
         1
-    }
+    })
+}
 
-    /// Sets a timeout in milliseconds; returns the value stored.
-    fn smtp_set_timeout(session: smtp_session_t, which: c_int, value: c_long) -> c_long [0] {
+/// Sets a timeout in milliseconds; returns the value stored.
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_timeout(
+    session: smtp_session_t,
+    which: c_int,
+    value: c_long,
+) -> c_long {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = unsafe { handle(session) };
         let Some(s) = s.filter(|_| value > 0) else {
@@ -177,10 +295,18 @@ export! {
                 return 0;
             }
         };
-        s.set_timeout(kind, value as i64, which & TIMEOUT_OVERRIDE != 0) as c_long
-    }
+        s.set_timeout(kind, value, which & TIMEOUT_OVERRIDE != 0) as c_long
+    })
+}
 
-    fn smtp_starttls_enable(session: smtp_session_t, how: c_int) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_starttls_enable(
+    session: smtp_session_t,
+    how: starttls_option,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         s.starttls.set(match how {
@@ -189,11 +315,20 @@ export! {
             _ => StartTls::Disabled,
         });
         1
-    }
+    })
+}
 
-    /// Uses the application's `SSL_CTX` (up-referenced) for STARTTLS; NULL
-    /// returns to the library's own (libESMTP 1.1.0 crashed on NULL).
-    fn smtp_starttls_set_ctx(session: smtp_session_t, ctx: *mut openssl_sys::SSL_CTX) -> c_int [0] {
+/// Uses the application's `SSL_CTX` (up-referenced) for STARTTLS; NULL
+/// returns to the library's own (libESMTP 1.1.0 crashed on NULL).
+///
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_starttls_set_ctx(
+    session: smtp_session_t,
+    ctx: *mut openssl_sys::SSL_CTX,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         if !ctx.is_null() {
@@ -207,17 +342,26 @@ export! {
             unsafe { openssl_sys::SSL_CTX_free(old.cast()) };
         }
         1
-    }
+    })
+}
 
-    fn smtp_auth_set_context(session: smtp_session_t, context: auth_context_t) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_auth_set_context(
+    session: smtp_session_t,
+    context: auth_context_t,
+) -> c_int {
+    guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         s.auth_ctx.set(context.cast());
         1
-    }
+    })
 }
 
-pub type smtp_starttls_passwordcb_t = Option<unsafe extern "C" fn(*mut c_char, c_int, c_int, *mut c_void) -> c_int>;
+pub type smtp_starttls_passwordcb_t =
+    Option<unsafe extern "C" fn(*mut c_char, c_int, c_int, *mut c_void) -> c_int>;
 
 /// The process-wide password callback for keys the library loads itself.
 pub struct PasswordCallback {
@@ -227,15 +371,23 @@ pub struct PasswordCallback {
 
 pub static PASSWORD_CB: std::sync::Mutex<Option<PasswordCallback>> = std::sync::Mutex::new(None);
 
-export! {
-    fn smtp_starttls_set_password_cb(cb: smtp_starttls_passwordcb_t, arg: *mut c_void) -> c_int [0] {
+/// # Safety
+/// Pointer arguments must be null or valid as libESMTP documents them.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_starttls_set_password_cb(
+    cb: smtp_starttls_passwordcb_t,
+    arg: *mut c_void,
+) -> c_int {
+    guarded!(0, {
         let Some(cb) = cb else {
             check_args!(false, 0);
             return 0;
         };
         let mut slot = PASSWORD_CB.lock().unwrap_or_else(|e| e.into_inner());
-        *slot = Some(PasswordCallback { cb, arg: arg as usize });
+        *slot = Some(PasswordCallback {
+            cb,
+            arg: arg as usize,
+        });
         1
-    }
+    })
 }
-

@@ -14,9 +14,7 @@ pub struct FrozenList<T> {
 
 impl<T> Default for FrozenList<T> {
     fn default() -> Self {
-        FrozenList {
-            items: RefCell::new(Vec::new()),
-        }
+        FrozenList { items: RefCell::new(Vec::new()) }
     }
 }
 

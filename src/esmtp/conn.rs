@@ -63,11 +63,7 @@ pub fn resolve(host: Option<&CStr>, port: &CStr) -> Result<Resolved, (i32, i32)>
             if !a.ai_addr.is_null() {
                 let len = a.ai_addrlen;
                 let (_, addr) = SockAddr::try_init(|storage, slen| {
-                    std::ptr::copy_nonoverlapping(
-                        a.ai_addr.cast::<u8>(),
-                        storage.cast::<u8>(),
-                        len as usize,
-                    );
+                    std::ptr::copy_nonoverlapping(a.ai_addr.cast::<u8>(), storage.cast::<u8>(), len as usize);
                     *slen = len;
                     Ok(())
                 })
@@ -158,11 +154,7 @@ impl Conn {
 
     /// Waits for `events` on the socket within the timeout.
     fn wait(&self, events: libc::c_short) -> Result<libc::c_short, IoFailure> {
-        let mut pfd = libc::pollfd {
-            fd: self.sock.as_raw_fd(),
-            events,
-            revents: 0,
-        };
+        let mut pfd = libc::pollfd { fd: self.sock.as_raw_fd(), events, revents: 0 };
         let timeout = self.timeout_ms.clamp(0, i32::MAX as i64) as i32;
         loop {
             // SAFETY: one valid pollfd for the duration of the call.
@@ -201,19 +193,13 @@ impl Conn {
         }
         let mut off = 0;
         while off < self.wbuf.len() {
-            match self
-                .sock
-                .send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL)
-            {
+            match self.sock.send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL) {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let want_read = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
                     let events = libc::POLLOUT | if want_read { libc::POLLIN } else { 0 };
                     let rev = self.wait(events).map_err(|f| self.fail(f))?;
-                    if want_read
-                        && rev & (libc::POLLIN | libc::POLLHUP) != 0
-                        && rev & libc::POLLOUT == 0
-                    {
+                    if want_read && rev & (libc::POLLIN | libc::POLLHUP) != 0 && rev & libc::POLLOUT == 0 {
                         self.read_some().map_err(|f| self.fail(f))?;
                     }
                 }
@@ -249,10 +235,7 @@ impl Conn {
                 }
                 Ok(())
             }
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
                 self.wait(libc::POLLIN)?;
                 Ok(())
             }

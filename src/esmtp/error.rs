@@ -38,12 +38,7 @@ thread_local! {
 
 /// Records a libESMTP error code.
 pub fn set_error(code: i32) {
-    STATE.with(|s| {
-        s.set(ErrorState {
-            error: code,
-            herror: 0,
-        })
-    });
+    STATE.with(|s| s.set(ErrorState { error: code, herror: 0 }));
 }
 
 /// Records a system error; libESMTP stores these negated.

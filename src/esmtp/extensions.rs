@@ -54,14 +54,8 @@ impl Extensions {
     }
 
     fn add_line(&mut self, line: &[u8]) {
-        let line = &line[line
-            .iter()
-            .take_while(|&&c| c == b' ' || c == b'\t')
-            .count()..];
-        let end = line
-            .iter()
-            .position(|c| c.is_ascii_whitespace())
-            .unwrap_or(line.len());
+        let line = &line[line.iter().take_while(|&&c| c == b' ' || c == b'\t').count()..];
+        let end = line.iter().position(|c| c.is_ascii_whitespace()).unwrap_or(line.len());
         let (keyword, params) = line.split_at(end);
         if keyword.is_empty() || keyword.len() > 31 {
             return;
@@ -101,10 +95,7 @@ impl Extensions {
     }
 
     fn add_mechanisms(&mut self, list: &[u8]) {
-        for m in list
-            .split(|c| c.is_ascii_whitespace())
-            .filter(|m| !m.is_empty())
-        {
+        for m in list.split(|c| c.is_ascii_whitespace()).filter(|m| !m.is_empty()) {
             let name = String::from_utf8_lossy(m).to_ascii_uppercase();
             if !self.auth_mechanisms.contains(&name) {
                 self.auth_mechanisms.push(name);

@@ -49,88 +49,24 @@ struct Builtin {
 }
 
 const BUILTINS: &[Builtin] = &[
-    Builtin {
-        name: "Date",
-        flags: REQUIRE,
-        kind: Some(Kind::Date),
-    },
-    Builtin {
-        name: "From",
-        flags: REQUIRE | LISTVALUE,
-        kind: Some(Kind::From),
-    },
+    Builtin { name: "Date", flags: REQUIRE, kind: Some(Kind::Date) },
+    Builtin { name: "From", flags: REQUIRE | LISTVALUE, kind: Some(Kind::From) },
     // Added by the delivering MTA; never part of a message in transit.
-    Builtin {
-        name: "Return-Path",
-        flags: PROHIBIT,
-        kind: None,
-    },
-    Builtin {
-        name: "Original-Recipient",
-        flags: PROHIBIT,
-        kind: None,
-    },
+    Builtin { name: "Return-Path", flags: PROHIBIT, kind: None },
+    Builtin { name: "Original-Recipient", flags: PROHIBIT, kind: None },
     // MIME and trace headers pass through untouched, repeats included.
-    Builtin {
-        name: "Content-",
-        flags: PRESERVE,
-        kind: None,
-    },
-    Builtin {
-        name: "MIME-",
-        flags: PRESERVE,
-        kind: None,
-    },
-    Builtin {
-        name: "Resent-",
-        flags: PRESERVE,
-        kind: None,
-    },
-    Builtin {
-        name: "Resent-Reply-To",
-        flags: PROHIBIT,
-        kind: None,
-    },
-    Builtin {
-        name: "Received",
-        flags: PRESERVE,
-        kind: None,
-    },
-    Builtin {
-        name: "Message-Id",
-        flags: SHOULD,
-        kind: Some(Kind::MessageId),
-    },
-    Builtin {
-        name: "Sender",
-        flags: 0,
-        kind: Some(Kind::Sender),
-    },
-    Builtin {
-        name: "To",
-        flags: LISTVALUE,
-        kind: Some(Kind::To),
-    },
-    Builtin {
-        name: "Cc",
-        flags: LISTVALUE,
-        kind: Some(Kind::Cc),
-    },
-    Builtin {
-        name: "Bcc",
-        flags: LISTVALUE,
-        kind: Some(Kind::Cc),
-    },
-    Builtin {
-        name: "Reply-To",
-        flags: LISTVALUE,
-        kind: Some(Kind::Cc),
-    },
-    Builtin {
-        name: "Disposition-Notification-To",
-        flags: 0,
-        kind: Some(Kind::From),
-    },
+    Builtin { name: "Content-", flags: PRESERVE, kind: None },
+    Builtin { name: "MIME-", flags: PRESERVE, kind: None },
+    Builtin { name: "Resent-", flags: PRESERVE, kind: None },
+    Builtin { name: "Resent-Reply-To", flags: PROHIBIT, kind: None },
+    Builtin { name: "Received", flags: PRESERVE, kind: None },
+    Builtin { name: "Message-Id", flags: SHOULD, kind: Some(Kind::MessageId) },
+    Builtin { name: "Sender", flags: 0, kind: Some(Kind::Sender) },
+    Builtin { name: "To", flags: LISTVALUE, kind: Some(Kind::To) },
+    Builtin { name: "Cc", flags: LISTVALUE, kind: Some(Kind::Cc) },
+    Builtin { name: "Bcc", flags: LISTVALUE, kind: Some(Kind::Cc) },
+    Builtin { name: "Reply-To", flags: LISTVALUE, kind: Some(Kind::Cc) },
+    Builtin { name: "Disposition-Notification-To", flags: 0, kind: Some(Kind::From) },
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,11 +176,7 @@ impl HeaderTable {
         if name.is_empty() {
             return None;
         }
-        let exact = |n: &[u8]| {
-            self.infos
-                .iter()
-                .position(|i| i.name.eq_ignore_ascii_case(n))
-        };
+        let exact = |n: &[u8]| self.infos.iter().position(|i| i.name.eq_ignore_ascii_case(n));
         exact(name).or_else(|| {
             let dash = name.iter().position(|&c| c == b'-')?;
             exact(&name[..=dash])
@@ -322,17 +254,13 @@ impl HeaderTable {
                 SetArgs::Pair(phrase, mailbox),
                 Value::Mailboxes(list),
             ) => {
-                let entry = Mailbox {
-                    phrase: to_vec(phrase),
-                    mailbox: to_vec(mailbox),
-                };
+                let entry = Mailbox { phrase: to_vec(phrase), mailbox: to_vec(mailbox) };
                 match kind {
                     // Both NULL: keep (or return to) the generated default.
                     Kind::From if phrase.is_none() && mailbox.is_none() => {}
                     Kind::To if phrase.is_none() && mailbox.is_none() => list.clear(),
                     Kind::Cc if mailbox.is_none() => {}
-                    Kind::Sender if !list.is_empty() || (phrase.is_none() && mailbox.is_none()) => {
-                    }
+                    Kind::Sender if !list.is_empty() || (phrase.is_none() && mailbox.is_none()) => {}
                     _ => list.insert(0, entry),
                 }
             }
@@ -442,9 +370,7 @@ impl HeaderTable {
                         out.extend_from_slice(b",\r\n    ");
                     }
                     match &m.phrase {
-                        None if from_like => {
-                            out.extend_from_slice(or_empty_path(m.mailbox.as_deref()))
-                        }
+                        None if from_like => out.extend_from_slice(or_empty_path(m.mailbox.as_deref())),
                         None => out.extend_from_slice(m.mailbox.as_deref().unwrap_or_default()),
                         Some(p) => {
                             out.push(b'"');
@@ -482,16 +408,8 @@ fn or_empty_path(mailbox: Option<&[u8]>) -> &[u8] {
 /// `seconds.microseconds.pid@localhost`, cut to 63 bytes as libESMTP's
 /// 64-byte buffer does.
 fn generate_message_id(localhost: &[u8]) -> Vec<u8> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut id = format!(
-        "{}.{}.{}@",
-        now.as_secs(),
-        now.subsec_micros(),
-        std::process::id()
-    )
-    .into_bytes();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut id = format!("{}.{}.{}@", now.as_secs(), now.subsec_micros(), std::process::id()).into_bytes();
     id.extend_from_slice(localhost);
     id.truncate(63);
     id
@@ -515,12 +433,7 @@ pub fn rfc2822_date(when: i64) -> Vec<u8> {
         if libc::localtime_r(&t, &mut tm).is_null() {
             return Vec::new();
         }
-        libc::strftime(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            c"%a, %d %b %Y %T %z".as_ptr(),
-            &tm,
-        )
+        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c"%a, %d %b %Y %T %z".as_ptr(), &tm)
     };
     buf[..n].to_vec()
 }
@@ -570,8 +483,7 @@ mod tests {
         let mut t = HeaderTable::default();
         let (a, b) = (c("a@x"), c("b@y"));
         t.set(b"Cc", SetArgs::Pair(None, Some(&a))).unwrap();
-        t.set(b"Cc", SetArgs::Pair(Some(&c("Bee")), Some(&b)))
-            .unwrap();
+        t.set(b"Cc", SetArgs::Pair(Some(&c("Bee")), Some(&b))).unwrap();
         t.start_transfer();
         let out = t.missing(&ctx());
         assert_eq!(out[3], b"Cc: \"Bee\" <b@y>,\r\n    a@x\r\n");
@@ -593,18 +505,9 @@ mod tests {
         t.set(b"Subject", SetArgs::One(Some(&c("new")))).unwrap();
         t.set_option(b"Subject", 0, true).unwrap();
         t.start_transfer();
-        assert_eq!(
-            t.process(b"Subject: old\r\n", &ctx()),
-            Action::Replace(b"Subject: new\r\n".to_vec())
-        );
-        assert_eq!(
-            t.set(b"Subject", SetArgs::One(Some(&c("again")))),
-            Err(SetError::Invalid)
-        );
-        assert_eq!(
-            t.set(b"Content-Type", SetArgs::One(Some(&c("x")))),
-            Err(SetError::Invalid)
-        );
+        assert_eq!(t.process(b"Subject: old\r\n", &ctx()), Action::Replace(b"Subject: new\r\n".to_vec()));
+        assert_eq!(t.set(b"Subject", SetArgs::One(Some(&c("again")))), Err(SetError::Invalid));
+        assert_eq!(t.set(b"Content-Type", SetArgs::One(Some(&c("x")))), Err(SetError::Invalid));
         assert_eq!(t.set_option(b"Date", 1, true), Err(SetError::Invalid));
         assert_eq!(t.arity(b"Return-Path"), 0);
         assert_eq!(t.arity(b"Cc"), 2);
@@ -617,9 +520,6 @@ mod tests {
         t.set_option(b"Message-Id", 1, true).unwrap();
         t.start_transfer();
         assert_eq!(t.process(b"Message-Id: <x@y>\r\n", &ctx()), Action::Drop);
-        assert!(!t
-            .missing(&ctx())
-            .iter()
-            .any(|h| h.starts_with(b"Message-Id")));
+        assert!(!t.missing(&ctx()).iter().any(|h| h.starts_with(b"Message-Id")));
     }
 }

@@ -107,13 +107,8 @@ mod tests {
 
     #[test]
     fn mail_and_rcpt_parameters() {
-        let ext = Extensions {
-            size: true,
-            dsn: true,
-            eightbitmime: true,
-            deliverby: true,
-            ..Default::default()
-        };
+        let ext =
+            Extensions { size: true, dsn: true, eightbitmime: true, deliverby: true, ..Default::default() };
         let m = Message::default();
         *m.reverse_path.borrow_mut() = Some(CString::new("a@b").unwrap());
         m.size_estimate.set(1234);
@@ -128,17 +123,8 @@ mod tests {
         );
         let r = Recipient::new(CString::new("c@d").unwrap());
         r.dsn_notify.set(1 | 4);
-        *r.dsn_orcpt.borrow_mut() = Some((
-            CString::new("rfc822").unwrap(),
-            CString::new("c@d").unwrap(),
-        ));
-        assert_eq!(
-            rcpt_command(&r, &ext),
-            b"RCPT TO:<c@d> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;c@d\r\n"
-        );
-        assert_eq!(
-            rcpt_command(&r, &Extensions::default()),
-            b"RCPT TO:<c@d>\r\n"
-        );
+        *r.dsn_orcpt.borrow_mut() = Some((CString::new("rfc822").unwrap(), CString::new("c@d").unwrap()));
+        assert_eq!(rcpt_command(&r, &ext), b"RCPT TO:<c@d> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;c@d\r\n");
+        assert_eq!(rcpt_command(&r, &Extensions::default()), b"RCPT TO:<c@d>\r\n");
     }
 }

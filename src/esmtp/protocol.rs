@@ -14,6 +14,7 @@ use super::extensions::Extensions;
 use super::params::{mail_command, rcpt_command};
 use super::reply::{read_reply, Reply, ReplyError, ReplyOptions};
 use super::session::{Body, ByMode, EtrnNode, Message, Recipient, Session, StartTls, TimeoutKind};
+use super::status::StatusCell;
 use super::transfer::{send_bdat, send_data, Hooks, MessageView, TransferError};
 
 /// What the C layer knows that the engine cannot look up itself.
@@ -24,8 +25,8 @@ pub struct RunOptions {
 }
 
 /// How a conversation ends.
-#[derive(Debug, PartialEq, Eq)]
-enum Stop {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
     /// Send QUIT and read its reply.
     Quit,
     /// Close at once (the connection is unusable).
@@ -53,10 +54,7 @@ struct Required {
 
 impl Required {
     fn of(sess: &Session) -> Required {
-        let mut r = Required {
-            etrn: !sess.etrn_nodes.is_empty(),
-            ..Required::default()
-        };
+        let mut r = Required { etrn: !sess.etrn_nodes.is_empty(), ..Required::default() };
         for m in sess.messages.iter() {
             r.dsn |= m.wants_dsn();
             match m.body.get() {
@@ -83,9 +81,7 @@ fn local_hostname(sess: &Session) -> Result<Vec<u8>, i32> {
         if libc::uname(&mut uts) < 0 {
             return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
         }
-        Ok(std::ffi::CStr::from_ptr(uts.nodename.as_ptr())
-            .to_bytes()
-            .to_vec())
+        Ok(std::ffi::CStr::from_ptr(uts.nodename.as_ptr()).to_bytes().to_vec())
     }
 }
 
@@ -119,18 +115,20 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
     let sink = sess.event_sink();
     let sink = sink.as_deref();
     for addr in &resolved.addrs {
-        let conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
+        let mut conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
             Ok(c) => c,
             Err(e) => {
                 error::set_errno(e.raw_os_error().unwrap_or(libc::EIO));
                 continue;
             }
         };
+        let monitor = sess.monitor();
+        conn.set_monitor(monitor.clone());
         report(sink, Event::Connect, 0);
         let engine = Engine {
             sess,
             sink,
-            monitor: sess.monitor(),
+            monitor,
             conn,
             ext: Extensions::default(),
             localhost: &localhost,
@@ -162,24 +160,31 @@ struct Engine<'a> {
     pending_final: Option<&'a Message>,
 }
 
+/// Reads one reply on `conn`. A failure records its error code and leaves
+/// the partial code, without text, in `slot`, as libESMTP does.
 fn reply_on(
     conn: &mut Conn,
     sink: Option<&dyn EventSink>,
     enhanced: bool,
     collect_extra: bool,
+    slot: Option<&StatusCell>,
 ) -> Result<Reply, Stop> {
-    let opts = ReplyOptions {
-        enhanced,
-        collect_extra,
-    };
-    read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0).map_err(|e| {
-        set_error(e.code());
-        if conn.failure().is_some() {
-            Stop::Drop
-        } else {
-            Stop::Quit
+    let opts = ReplyOptions { enhanced, collect_extra };
+    match read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0) {
+        Ok(r) => {
+            if let Some(slot) = slot {
+                slot.set(r.code, Some(&r.text), r.enh);
+            }
+            Ok(r)
         }
-    })
+        Err(f) => {
+            set_error(f.error.code());
+            if let Some(slot) = slot {
+                slot.set(f.code, None, [0; 3]);
+            }
+            Err(if conn.failure().is_some() { Stop::Drop } else { Stop::Quit })
+        }
+    }
 }
 
 impl<'a> Engine<'a> {
@@ -193,12 +198,12 @@ impl<'a> Engine<'a> {
 
     /// Reads one reply; a failure records its error code.
     fn reply(&mut self, collect_extra: bool) -> Result<Reply, Stop> {
-        reply_on(
-            &mut self.conn,
-            self.sink,
-            self.ext.enhanced_status_codes,
-            collect_extra,
-        )
+        reply_on(&mut self.conn, self.sink, self.ext.enhanced_status_codes, collect_extra, None)
+    }
+
+    /// Reads one reply into a status the application can see.
+    fn reply_into(&mut self, slot: &StatusCell) -> Result<Reply, Stop> {
+        reply_on(&mut self.conn, self.sink, self.ext.enhanced_status_codes, false, Some(slot))
     }
 
     /// Reads a reply nobody needs (RSET, XUSR).
@@ -239,28 +244,24 @@ impl<'a> Engine<'a> {
             }
         }
         // Only a dropped connection is worth reporting after QUIT.
-        let opts = ReplyOptions {
-            enhanced: false,
-            collect_extra: false,
-        };
-        if read_reply(&mut self.conn, &opts, || false) == Err(ReplyError::Dropped) {
+        let opts = ReplyOptions { enhanced: false, collect_extra: false };
+        if read_reply(&mut self.conn, &opts, || false).is_err_and(|f| f.error == ReplyError::Dropped) {
             set_error(error::ERR_DROPPED_CONNECTION);
         }
     }
 
     fn greeting_and_ehlo(&mut self) -> Result<(), Stop> {
         self.set_timeout(TimeoutKind::Greeting);
-        let greeting = self.reply(false).map_err(|_| {
-            self.fallback = true;
+        // A greeting that cannot be parsed sends us to the next address; a
+        // connection that closes or stalls before it ends the session (as
+        // libESMTP's poll loop does).
+        let greeting = self.reply(false).map_err(|stop| {
+            self.fallback = stop == Stop::Quit;
             Stop::Drop
         })?;
         if greeting.code != 220 {
             self.fallback = true;
-            return Err(if matches!(greeting.class(), 4 | 5) {
-                Stop::Quit
-            } else {
-                Stop::Drop
-            });
+            return Err(if matches!(greeting.class(), 4 | 5) { Stop::Quit } else { Stop::Drop });
         }
         self.hello(b"EHLO ")?;
         self.ext = Extensions::default();
@@ -389,8 +390,7 @@ impl<'a> Engine<'a> {
             if !pipelined {
                 self.write(&command(n))?;
             }
-            let r = self.reply(false)?;
-            n.status.set(r.code, Some(&r.text), r.enh);
+            self.reply_into(&n.status)?;
             self.event(Event::EtrnStatus(n), 0);
         }
         Ok(())
@@ -425,11 +425,7 @@ impl<'a> Engine<'a> {
 
     fn transaction(&mut self, msg: &'a Message, needs_reset: bool) -> Result<TxnEnd, Stop> {
         let pipe = self.ext.pipelining;
-        let rcpts: Vec<&Recipient> = msg
-            .recipients
-            .iter()
-            .filter(|r| !r.complete.get())
-            .collect();
+        let rcpts: Vec<&Recipient> = msg.recipients.iter().filter(|r| !r.complete.get()).collect();
         let mut discards = 0;
         if needs_reset {
             self.write(b"RSET\r\n")?;
@@ -468,8 +464,7 @@ impl<'a> Engine<'a> {
         for _ in 0..discards {
             self.discard_reply()?;
         }
-        let r = self.reply(false)?;
-        msg.reverse_path_status.set(r.code, Some(&r.text), r.enh);
+        let r = self.reply_into(&msg.reverse_path_status)?;
         self.event(Event::MailStatus(msg), 0);
         if r.class() != 2 {
             return self.after_refused_mail(rcpts.len(), data_sent);
@@ -479,8 +474,7 @@ impl<'a> Engine<'a> {
             if !pipe {
                 self.write(&rcpt_command(rcpt, &self.ext))?;
             }
-            let r = self.reply(false)?;
-            rcpt.status.set(r.code, Some(&r.text), r.enh);
+            let r = self.reply_into(&rcpt.status)?;
             if r.class() == 2 {
                 valid += 1;
             } else {
@@ -502,8 +496,7 @@ impl<'a> Engine<'a> {
             self.write(b"DATA\r\n")?;
         }
         self.set_timeout(TimeoutKind::Data);
-        let r = self.reply(false)?;
-        msg.message_status.set(r.code, Some(&r.text), r.enh);
+        let r = self.reply_into(&msg.message_status)?;
         match r.class() {
             3 => {}
             4 | 5 => {
@@ -541,11 +534,7 @@ impl<'a> Engine<'a> {
             self.pending_final = Some(msg);
             return Ok(TxnEnd::Clean);
         }
-        Ok(if self.final_reply(msg)? == 2 {
-            TxnEnd::Clean
-        } else {
-            TxnEnd::NeedsReset
-        })
+        Ok(if self.final_reply(msg)? == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })
     }
 
     fn transfer_result<T>(&mut self, res: Result<T, TransferError>) -> Result<T, Stop> {
@@ -553,7 +542,8 @@ impl<'a> Engine<'a> {
             match e {
                 TransferError::Source(errno) => error::set_errno(errno),
                 TransferError::Io(_) => set_error(error::ERR_DROPPED_CONNECTION),
-                TransferError::Reply(e) => set_error(e.code()),
+                // Already recorded where the reply was read.
+                TransferError::Reply(_) => {}
                 TransferError::Busy => set_error(error::ERR_CLIENT_ERROR),
             }
             // SMTP cannot abandon a message part way: only closing is safe.
@@ -586,8 +576,7 @@ impl<'a> Engine<'a> {
     /// reply class.
     fn final_reply(&mut self, msg: &Message) -> Result<i32, Stop> {
         self.set_timeout(TimeoutKind::Data2);
-        let r = self.reply(false)?;
-        msg.message_status.set(r.code, Some(&r.text), r.enh);
+        let r = self.reply_into(&msg.message_status)?;
         self.settle(msg, r.class());
         self.event(Event::MessageSent(msg), 0);
         Ok(r.class())
@@ -618,45 +607,28 @@ impl<'a> Engine<'a> {
             monitor_headers: self.sess.monitor_headers.get(),
         };
         let view = MessageView::new(msg, self.localhost);
-        let settle_reply =
-            |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
-                let opts = ReplyOptions {
-                    enhanced,
-                    collect_extra: false,
-                };
-                let r = read_reply(conn, &opts, || report(sink, Event::SyntaxWarning, 0) != 0)
-                    .map_err(TransferError::Reply)?;
-                msg.message_status.set(r.code, Some(&r.text), r.enh);
-                if r.class() != 2 && refused.is_none() {
-                    *refused = Some(r.class());
-                }
-                Ok(())
-            };
-        let sent = send_bdat(
-            &mut self.conn,
-            msg,
-            &view,
-            &hooks,
-            self.ext.xexch50,
-            |conn| {
-                if pipe {
-                    outstanding += 1;
-                    return Ok(true);
-                }
-                settle_reply(conn, &mut refused)?;
-                Ok(refused.is_none())
-            },
-        );
+        let settle_reply = |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
+            let r = reply_on(conn, sink, enhanced, false, Some(&msg.message_status))
+                .map_err(TransferError::Reply)?;
+            if r.class() != 2 && refused.is_none() {
+                *refused = Some(r.class());
+            }
+            Ok(())
+        };
+        let sent = send_bdat(&mut self.conn, msg, &view, &hooks, self.ext.xexch50, |conn| {
+            if pipe {
+                outstanding += 1;
+                return Ok(true);
+            }
+            settle_reply(conn, &mut refused)?;
+            Ok(refused.is_none())
+        });
         let completed = self.transfer_result(sent)?;
         // Everything after the transfer is monitored again (libESMTP 1.1.0
         // left the monitor off for the rest of the session).
         self.conn.monitor_enabled(true);
         self.set_timeout(TimeoutKind::Data2);
-        let pending = if completed {
-            outstanding + 1
-        } else {
-            outstanding
-        };
+        let pending = if completed { outstanding + 1 } else { outstanding };
         for _ in 0..pending {
             let res = settle_reply(&mut self.conn, &mut refused);
             self.transfer_result(res).map_err(|_| {

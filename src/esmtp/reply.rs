@@ -55,23 +55,23 @@ pub struct ReplyOptions {
 }
 
 /// A parsed line prefix: code, whether more lines follow, and the offset
-/// where the text after the separator starts.
-fn parse_code(line: &[u8]) -> Result<(i32, bool, usize), ReplyError> {
-    if line.len() < 3
-        || !line[..3].iter().all(u8::is_ascii_digit)
-        || !(b'2'..=b'5').contains(&line[0])
-    {
-        return Err(ReplyError::Syntax);
+/// where the text after the separator starts. Like libESMTP (strtol), any
+/// run of digits is a code; class 6 replies and such are the caller's to
+/// judge. On failure the error carries the digits' value, which libESMTP
+/// leaves in the status.
+fn parse_code(line: &[u8]) -> Result<(i32, bool, usize), (ReplyError, i32)> {
+    let digits = line.iter().take(9).take_while(|c| c.is_ascii_digit()).count();
+    let code = line[..digits].iter().fold(0i32, |n, &c| n * 10 + (c - b'0') as i32);
+    if digits == 0 {
+        return Err((ReplyError::Syntax, 0));
     }
-    let code =
-        (line[0] - b'0') as i32 * 100 + (line[1] - b'0') as i32 * 10 + (line[2] - b'0') as i32;
-    match line.get(3) {
-        Some(b' ') => Ok((code, false, 4)),
-        Some(b'-') => Ok((code, true, 4)),
+    match line.get(digits) {
+        Some(b' ') => Ok((code, false, digits + 1)),
+        Some(b'-') => Ok((code, true, digits + 1)),
         // A bare code ending the line is legal in RFC 5321 ("250\r\n");
         // libESMTP 1.1.0 rejected it.
-        Some(b'\r') | Some(b'\n') => Ok((code, false, 3)),
-        _ => Err(ReplyError::Syntax),
+        Some(b'\r') | Some(b'\n') if digits == 3 => Ok((code, false, digits)),
+        _ => Err((ReplyError::Syntax, code)),
     }
 }
 
@@ -112,19 +112,38 @@ pub trait LineSource {
     fn next_line(&mut self) -> Result<&[u8], ReplyError>;
 }
 
+/// A failed read: why, and the status code read before the failure (0 if
+/// none), which libESMTP leaves in the status with no text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyFailure {
+    pub error: ReplyError,
+    pub code: i32,
+}
+
 /// Reads one reply. `warn` is asked (SMTP_EV_SYNTAXWARNING) whether to fail
 /// when an expected enhanced code is missing from the first line.
 pub fn read_reply(
     src: &mut dyn LineSource,
     opts: &ReplyOptions,
+    warn: impl FnMut() -> bool,
+) -> Result<Reply, ReplyFailure> {
+    let mut code = 0;
+    read_reply_inner(src, opts, warn, &mut code).map_err(|error| ReplyFailure { error, code })
+}
+
+fn read_reply_inner(
+    src: &mut dyn LineSource,
+    opts: &ReplyOptions,
     mut warn: impl FnMut() -> bool,
+    code_out: &mut i32,
 ) -> Result<Reply, ReplyError> {
     let line = src.next_line()?;
-    let (code, mut more, off) = parse_code(line)?;
-    let mut reply = Reply {
-        code,
-        ..Reply::default()
-    };
+    let (code, mut more, off) = parse_code(line).map_err(|(e, c)| {
+        *code_out = c;
+        e
+    })?;
+    *code_out = code;
+    let mut reply = Reply { code, ..Reply::default() };
     let mut want_enh = opts.enhanced && matches!(code / 100, 2 | 4 | 5);
     let mut rest = &line[off..];
     if want_enh {
@@ -147,17 +166,12 @@ pub fn read_reply(
     reply.text.extend_from_slice(&rest[n..]);
     while more {
         let line = src.next_line()?;
-        if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
-            return Err(if line.len() >= 3 {
-                ReplyError::Mismatch
-            } else {
-                ReplyError::Syntax
-            });
-        }
-        let (c, m, off) = parse_code(line)?;
-        if c != code {
-            return Err(ReplyError::Mismatch);
-        }
+        let (_, m, off) = match parse_code(line) {
+            Ok(p) if p.0 != code => return Err(ReplyError::Mismatch),
+            Ok(p) => p,
+            Err((_, c)) if c != code => return Err(ReplyError::Mismatch),
+            Err((e, _)) => return Err(e),
+        };
         more = m;
         let mut rest = &line[off..];
         if want_enh {
@@ -198,11 +212,8 @@ mod tests {
 
     fn parse(input: &[u8], enhanced: bool) -> Result<Reply, ReplyError> {
         let lines: Vec<&[u8]> = input.split_inclusive(|&c| c == b'\n').collect();
-        let opts = ReplyOptions {
-            enhanced,
-            collect_extra: false,
-        };
-        read_reply(&mut Lines(lines.into_iter()), &opts, || false)
+        let opts = ReplyOptions { enhanced, collect_extra: false };
+        read_reply(&mut Lines(lines.into_iter()), &opts, || false).map_err(|f| f.error)
     }
 
     #[test]
@@ -222,32 +233,21 @@ mod tests {
         let r = parse(b"250 2.1.0 ok\r\n", true).unwrap();
         assert_eq!((r.enh, r.text.as_slice()), ([2, 1, 0], &b"ok\r\n"[..]));
         let r = parse(b"250 2.1.0 ok\r\n", false).unwrap();
-        assert_eq!(
-            (r.enh, r.text.as_slice()),
-            ([0, 0, 0], &b"2.1.0 ok\r\n"[..])
-        );
-        assert_eq!(
-            parse(b"250-2.1.0 a\r\n250 2.1.1 b\r\n", true),
-            Err(ReplyError::Mismatch)
-        );
+        assert_eq!((r.enh, r.text.as_slice()), ([0, 0, 0], &b"2.1.0 ok\r\n"[..]));
+        assert_eq!(parse(b"250-2.1.0 a\r\n250 2.1.1 b\r\n", true), Err(ReplyError::Mismatch));
     }
 
     #[test]
     fn malformed_replies() {
         assert_eq!(parse(b"2x0 ok\r\n", false), Err(ReplyError::Syntax));
-        assert_eq!(
-            parse(b"250-a\r\n251 b\r\n", false),
-            Err(ReplyError::Mismatch)
-        );
+        assert_eq!(parse(b"250-a\r\n251 b\r\n", false), Err(ReplyError::Mismatch));
         assert_eq!(parse(b"250-a\r\n", false), Err(ReplyError::Dropped));
-        assert_eq!(
-            parse(b"250-a\r\n250 b", false),
-            Err(ReplyError::Unterminated)
-        );
+        assert_eq!(parse(b"250-a\r\n250 b", false), Err(ReplyError::Unterminated));
         assert_eq!(parse(b"hello\r\n", false), Err(ReplyError::Syntax));
-        let long: Vec<u8> = (0..200)
-            .flat_map(|_| b"250-0123456789012345678901234567890\r\n".to_vec())
-            .collect();
+        assert_eq!(parse(b"250\tok\r\n", false), Err(ReplyError::Syntax));
+        assert_eq!(parse(b"600 what\r\n", false).unwrap().code, 600);
+        let long: Vec<u8> =
+            (0..200).flat_map(|_| b"250-0123456789012345678901234567890\r\n".to_vec()).collect();
         assert_eq!(parse(&long, false), Err(ReplyError::Unterminated));
     }
 

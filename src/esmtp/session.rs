@@ -62,28 +62,16 @@ impl ServerAddr {
                     Some(p) if !p.is_empty() => cstr(p),
                     _ => default_port(),
                 };
-                return ServerAddr {
-                    host: cstr(host),
-                    port,
-                };
+                return ServerAddr { host: cstr(host), port };
             }
         }
-        let colons = hostport.iter().filter(|&&c| c == b':').count();
-        if colons > 1 {
-            return ServerAddr {
-                host: cstr(hostport),
-                port: default_port(),
-            };
+        let is_v6 = std::str::from_utf8(hostport).is_ok_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok());
+        if is_v6 {
+            return ServerAddr { host: cstr(hostport), port: default_port() };
         }
         match hostport.iter().position(|&c| c == b':') {
-            Some(i) => ServerAddr {
-                host: cstr(&hostport[..i]),
-                port: cstr(&hostport[i + 1..]),
-            },
-            None => ServerAddr {
-                host: cstr(hostport),
-                port: default_port(),
-            },
+            Some(i) => ServerAddr { host: cstr(&hostport[..i]), port: cstr(&hostport[i + 1..]) },
+            None => ServerAddr { host: cstr(hostport), port: default_port() },
         }
     }
 }
@@ -141,11 +129,7 @@ impl Session {
 
     /// Stores a timeout with libESMTP's floors and returns the stored value.
     pub fn set_timeout(&self, kind: TimeoutKind, value_ms: i64, override_minimum: bool) -> i64 {
-        let floor = if override_minimum {
-            OVERRIDE_FLOOR_MS
-        } else {
-            DEFAULT_TIMEOUTS[kind as usize]
-        };
+        let floor = if override_minimum { OVERRIDE_FLOOR_MS } else { DEFAULT_TIMEOUTS[kind as usize] };
         let v = value_ms.max(floor);
         let mut t = self.timeouts.get();
         t[kind as usize] = v;
@@ -164,8 +148,7 @@ impl Session {
     /// The message after `index` (or the first) with an incomplete recipient.
     pub fn next_pending_message(&self, after: Option<usize>) -> Option<usize> {
         let start = after.map_or(0, |i| i + 1);
-        (start..self.messages.len())
-            .find(|&i| self.messages.get(i).is_some_and(Message::has_pending))
+        (start..self.messages.len()).find(|&i| self.messages.get(i).is_some_and(Message::has_pending))
     }
 }
 
@@ -231,10 +214,7 @@ impl Message {
     pub fn wants_dsn(&self) -> bool {
         self.dsn_ret.get() != DsnRet::NotSet
             || self.dsn_envid.borrow().is_some()
-            || self
-                .recipients
-                .iter()
-                .any(|r| r.dsn_notify.get() != 0 || r.dsn_orcpt.borrow().is_some())
+            || self.recipients.iter().any(|r| r.dsn_notify.get() != 0 || r.dsn_orcpt.borrow().is_some())
     }
 }
 
@@ -275,30 +255,19 @@ mod tests {
     use super::*;
 
     fn addr(h: &str, p: &str) -> ServerAddr {
-        ServerAddr {
-            host: CString::new(h).unwrap(),
-            port: CString::new(p).unwrap(),
-        }
+        ServerAddr { host: CString::new(h).unwrap(), port: CString::new(p).unwrap() }
     }
 
     #[test]
     fn server_strings() {
-        assert_eq!(
-            ServerAddr::parse(b"mail.example:25"),
-            addr("mail.example", "25")
-        );
-        assert_eq!(
-            ServerAddr::parse(b"mail.example"),
-            addr("mail.example", "587")
-        );
-        assert_eq!(
-            ServerAddr::parse(b"localhost:smtp"),
-            addr("localhost", "smtp")
-        );
+        assert_eq!(ServerAddr::parse(b"mail.example:25"), addr("mail.example", "25"));
+        assert_eq!(ServerAddr::parse(b"mail.example"), addr("mail.example", "587"));
+        assert_eq!(ServerAddr::parse(b"localhost:smtp"), addr("localhost", "smtp"));
         assert_eq!(ServerAddr::parse(b"[::1]:2525"), addr("::1", "2525"));
         assert_eq!(ServerAddr::parse(b"[::1]"), addr("::1", "587"));
         assert_eq!(ServerAddr::parse(b"::1"), addr("::1", "587"));
         assert_eq!(ServerAddr::parse(b":25"), addr("", "25"));
+        assert_eq!(ServerAddr::parse(b"host:port:extra"), addr("host", "port:extra"));
     }
 
     #[test]

@@ -27,13 +27,7 @@ pub struct Reader<'s> {
 impl<'s> Reader<'s> {
     pub fn new(src: &'s mut dyn MessageSource) -> Self {
         src.rewind();
-        Reader {
-            src,
-            buf: Vec::new(),
-            pos: 0,
-            eof: false,
-            skip_lf: false,
-        }
+        Reader { src, buf: Vec::new(), pos: 0, eof: false, skip_lf: false }
     }
 
     /// Makes sure unread bytes are buffered; false at the end.

@@ -71,13 +71,7 @@ impl StatusCell {
             // SAFETY: `text` was allocated by `malloc_cstr`.
             unsafe { libc::free(st.text.cast()) };
         }
-        *st = SmtpStatus {
-            code: 0,
-            text: std::ptr::null_mut(),
-            enh_class: 0,
-            enh_subject: 0,
-            enh_detail: 0,
-        };
+        *st = SmtpStatus { code: 0, text: std::ptr::null_mut(), enh_class: 0, enh_subject: 0, enh_detail: 0 };
     }
 }
 

@@ -4,7 +4,7 @@
 use super::conn::{Conn, IoFailure};
 use super::events::{report, Event, EventSink, Monitor};
 use super::headers::{Action, HeaderTable, PrintContext};
-use super::reply::ReplyError;
+use super::protocol::Stop;
 use super::session::Message;
 use super::source::{MessageSource, Reader};
 
@@ -13,8 +13,9 @@ pub enum TransferError {
     /// The message callback failed with this errno.
     Source(i32),
     Io(IoFailure),
-    /// A BDAT reply could not be read.
-    Reply(ReplyError),
+    /// A BDAT reply could not be read (its error is already recorded):
+    /// how the session must end.
+    Reply(Stop),
     /// The message's callback or header table is in use by a callback
     /// running further up the stack.
     Busy,
@@ -34,11 +35,7 @@ pub struct Hooks<'a> {
 
 impl Hooks<'_> {
     fn data_event(&self, msg: &Message, len: usize) {
-        report(
-            self.sink,
-            Event::MessageData(msg, len.min(i32::MAX as usize) as i32),
-            0,
-        );
+        report(self.sink, Event::MessageData(msg, len.min(i32::MAX as usize) as i32), 0);
     }
 
     fn header_event(&self, msg: &Message, header: &[u8]) {
@@ -103,16 +100,8 @@ pub struct MessageView<'a> {
 impl<'a> MessageView<'a> {
     pub fn new(msg: &'a Message, localhost: &'a [u8]) -> Self {
         MessageView {
-            reverse_path: msg
-                .reverse_path
-                .borrow()
-                .as_ref()
-                .map(|r| r.to_bytes().to_vec()),
-            recipients: msg
-                .recipients
-                .iter()
-                .map(|r| r.mailbox.to_bytes())
-                .collect(),
+            reverse_path: msg.reverse_path.borrow().as_ref().map(|r| r.to_bytes().to_vec()),
+            recipients: msg.recipients.iter().map(|r| r.mailbox.to_bytes()).collect(),
             localhost,
         }
     }
@@ -130,15 +119,9 @@ fn with_source<R>(
     msg: &Message,
     f: impl FnOnce(&mut dyn MessageSource, &mut HeaderTable) -> Result<R, TransferError>,
 ) -> Result<R, TransferError> {
-    let mut source = msg
-        .source
-        .try_borrow_mut()
-        .map_err(|_| TransferError::Busy)?;
+    let mut source = msg.source.try_borrow_mut().map_err(|_| TransferError::Busy)?;
     let source = source.as_mut().ok_or(TransferError::Busy)?;
-    let mut table = msg
-        .headers
-        .try_borrow_mut()
-        .map_err(|_| TransferError::Busy)?;
+    let mut table = msg.headers.try_borrow_mut().map_err(|_| TransferError::Busy)?;
     f(source.as_mut(), &mut table)
 }
 
@@ -213,11 +196,7 @@ pub fn send_bdat(
         }
         // Exchange wanted two extra octets with LAST when it announced
         // XEXCH50; libESMTP kept that workaround.
-        conn.write(if xexch50 {
-            b"BDAT 2 LAST\r\n\r\n"
-        } else {
-            b"BDAT 0 LAST\r\n"
-        })?;
+        conn.write(if xexch50 { b"BDAT 2 LAST\r\n\r\n" } else { b"BDAT 0 LAST\r\n" })?;
         Ok(true)
     })
 }

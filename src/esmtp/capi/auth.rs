@@ -23,9 +23,8 @@ pub struct auth_client_request {
 }
 
 pub type auth_client_request_t = *const auth_client_request;
-pub type auth_interact_t = Option<
-    unsafe extern "C" fn(auth_client_request_t, *mut *mut c_char, c_int, *mut c_void) -> c_int,
->;
+pub type auth_interact_t =
+    Option<unsafe extern "C" fn(auth_client_request_t, *mut *mut c_char, c_int, *mut c_void) -> c_int>;
 pub type auth_context_t = *mut AuthContext;
 
 #[derive(Default)]
@@ -94,8 +93,7 @@ pub unsafe extern "C" fn auth_set_mechanism_flags(
         let Some(c) = (unsafe { handle(context) }) else {
             return 0;
         };
-        let flags =
-            (c.flags.get() & (AUTH_PLUGIN_EXTERNAL | !clear)) | (!AUTH_PLUGIN_EXTERNAL & set);
+        let flags = (c.flags.get() & (AUTH_PLUGIN_EXTERNAL | !clear)) | (!AUTH_PLUGIN_EXTERNAL & set);
         c.flags.set(flags);
         1
     })
@@ -228,10 +226,7 @@ pub unsafe extern "C" fn auth_decode(
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn auth_set_external_id(
-    context: auth_context_t,
-    identity: *const c_char,
-) -> c_int {
+pub unsafe extern "C" fn auth_set_external_id(context: auth_context_t, identity: *const c_char) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let Some(c) = (unsafe { handle(context) }) else {

@@ -10,12 +10,10 @@ use crate::esmtp::source::MessageSource;
 /// `smtp_eventcb_t`: variadic; the extra arguments depend on the event.
 pub type smtp_eventcb_t =
     Option<unsafe extern "C" fn(session: smtp_session_t, event_no: c_int, arg: *mut c_void, ...)>;
-pub type smtp_monitorcb_t = Option<
-    unsafe extern "C" fn(buf: *const c_char, buflen: c_int, writing: c_int, arg: *mut c_void),
->;
-pub type smtp_messagecb_t = Option<
-    unsafe extern "C" fn(ctx: *mut *mut c_void, len: *mut c_int, arg: *mut c_void) -> *const c_char,
->;
+pub type smtp_monitorcb_t =
+    Option<unsafe extern "C" fn(buf: *const c_char, buflen: c_int, writing: c_int, arg: *mut c_void)>;
+pub type smtp_messagecb_t =
+    Option<unsafe extern "C" fn(ctx: *mut *mut c_void, len: *mut c_int, arg: *mut c_void) -> *const c_char>;
 
 pub struct CEventSink {
     pub cb: unsafe extern "C" fn(smtp_session_t, c_int, *mut c_void, ...),
@@ -40,28 +38,20 @@ impl EventSink for CEventSink {
         // every pointer stays valid for the duration of the call.
         unsafe {
             match event {
-                Event::Connect
-                | Event::Disconnect
-                | Event::ExtnaEightBitMime
-                | Event::ExtnaBinaryMime => cb(s, n, arg),
+                Event::Connect | Event::Disconnect | Event::ExtnaEightBitMime | Event::ExtnaBinaryMime => {
+                    cb(s, n, arg)
+                }
                 Event::MailStatus(m) => {
-                    let rp = m
-                        .reverse_path
-                        .borrow()
-                        .as_ref()
-                        .map_or(std::ptr::null(), |c| c.as_ptr());
+                    let rp = m.reverse_path.borrow().as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
                     cb(s, n, arg, rp, ptr(m))
                 }
                 Event::RcptStatus(r) => cb(s, n, arg, r.mailbox.as_ptr(), ptr(r)),
                 Event::MessageData(m, len) => cb(s, n, arg, ptr(m), len as c_int),
                 Event::MessageSent(m) => cb(s, n, arg, ptr(m)),
-                Event::EtrnStatus(node) => {
-                    cb(s, n, arg, node.option as c_int, node.domain.as_ptr())
+                Event::EtrnStatus(node) => cb(s, n, arg, node.option as c_int, node.domain.as_ptr()),
+                Event::SyntaxWarning | Event::ExtnaDsn | Event::ExtnaEtrn | Event::ExtnaChunking => {
+                    cb(s, n, arg, po)
                 }
-                Event::SyntaxWarning
-                | Event::ExtnaDsn
-                | Event::ExtnaEtrn
-                | Event::ExtnaChunking => cb(s, n, arg, po),
                 Event::ExtnaStartTls => cb(s, n, arg, std::ptr::null_mut::<c_void>()),
                 Event::DeliverByExpired(diff) => cb(s, n, arg, diff as c_long, po),
             }
@@ -80,14 +70,7 @@ impl Monitor for CMonitor {
         // The monitor takes an int length; hand over huge blocks in pieces.
         for piece in bytes.chunks(i32::MAX as usize) {
             // SAFETY: a valid buffer of `len` bytes, borrowed for the call.
-            unsafe {
-                (self.cb)(
-                    piece.as_ptr().cast(),
-                    piece.len() as c_int,
-                    direction,
-                    self.arg,
-                )
-            };
+            unsafe { (self.cb)(piece.as_ptr().cast(), piece.len() as c_int, direction, self.arg) };
         }
     }
 }
@@ -104,11 +87,7 @@ impl CMessageSource {
         cb: unsafe extern "C" fn(*mut *mut c_void, *mut c_int, *mut c_void) -> *const c_char,
         arg: *mut c_void,
     ) -> Self {
-        CMessageSource {
-            cb,
-            arg,
-            ctx: std::ptr::null_mut(),
-        }
+        CMessageSource { cb, arg, ctx: std::ptr::null_mut() }
     }
 
     fn free_ctx(&mut self) {
@@ -147,9 +126,7 @@ impl MessageSource for CMessageSource {
         }
         // SAFETY: the callback returned `len` readable bytes that stay valid
         // until its next call; the slice's lifetime is tied to `&mut self`.
-        Ok(Some(unsafe {
-            std::slice::from_raw_parts(p.cast::<u8>(), len as usize)
-        }))
+        Ok(Some(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) }))
     }
 }
 

@@ -2,9 +2,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use super::{
-    check_args, cstr, guarded, handle, need, smtp_etrn_node_t, smtp_session_t, smtp_status_t,
-};
+use super::{check_args, cstr, guarded, handle, need, smtp_etrn_node_t, smtp_session_t, smtp_status_t};
 use crate::esmtp::appdata::AppData;
 use crate::esmtp::session::EtrnNode;
 use crate::esmtp::status::StatusCell;
@@ -51,14 +49,7 @@ pub unsafe extern "C" fn smtp_etrn_enumerate_nodes(
         let cb = need!(cb, 0);
         for n in s.etrn_nodes.iter() {
             // SAFETY: the application's enumeration callback.
-            unsafe {
-                cb(
-                    (n as *const EtrnNode).cast_mut(),
-                    n.option,
-                    n.domain.as_ptr(),
-                    arg,
-                )
-            };
+            unsafe { cb((n as *const EtrnNode).cast_mut(), n.option, n.domain.as_ptr(), arg) };
         }
         1
     })

@@ -51,9 +51,7 @@ pub unsafe extern "C" fn mailcompat_esmtp_set_header(
         let args = unsafe {
             let s = |p: *const c_void| cstr(p.cast::<c_char>());
             match (arity, kind_of(&mut table, name)) {
-                (1, Some(Kind::Date)) => {
-                    SetArgs::Time(a.cast::<libc::time_t>().as_ref().map(|t| *t))
-                }
+                (1, Some(Kind::Date)) => SetArgs::Time(a.cast::<libc::time_t>().as_ref().map(|t| *t)),
                 (1, _) => SetArgs::One(s(a)),
                 (2, _) => SetArgs::Pair(s(a), s(b)),
                 _ => {

@@ -13,20 +13,17 @@ use crate::esmtp::session::{Body, ByMode, DsnRet, Recipient};
 pub type smtp_enumerate_recipientcb_t =
     Option<unsafe extern "C" fn(smtp_recipient_t, *const c_char, *mut c_void)>;
 
-/// NULL or "" gives `MAIL FROM:<>`.
+/// NULL or "" gives `MAIL FROM:<>`; the event reports what was set.
 ///
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_set_reverse_path(
-    message: smtp_message_t,
-    mailbox: *const c_char,
-) -> c_int {
+pub unsafe extern "C" fn smtp_set_reverse_path(message: smtp_message_t, mailbox: *const c_char) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
         // SAFETY: per the function's contract.
-        let mailbox = unsafe { cstr(mailbox) }.filter(|s| !s.is_empty());
+        let mailbox = unsafe { cstr(mailbox) };
         let mut rp = need!(m.reverse_path.try_borrow_mut().ok(), 0);
         *rp = mailbox.map(|s| s.to_owned());
         1
@@ -47,9 +44,7 @@ pub unsafe extern "C" fn smtp_reverse_path_status(message: smtp_message_t) -> *c
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_message_transfer_status(
-    message: smtp_message_t,
-) -> *const smtp_status_t {
+pub unsafe extern "C" fn smtp_message_transfer_status(message: smtp_message_t) -> *const smtp_status_t {
     guarded!(std::ptr::null(), {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, std::ptr::null());
@@ -188,10 +183,7 @@ pub unsafe extern "C" fn smtp_dsn_set_ret(message: smtp_message_t, flags: ret_fl
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_dsn_set_envid(
-    message: smtp_message_t,
-    envid: *const c_char,
-) -> c_int {
+pub unsafe extern "C" fn smtp_dsn_set_envid(message: smtp_message_t, envid: *const c_char) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let (m, envid) = unsafe { (handle(message), cstr(envid)) };
@@ -217,10 +209,7 @@ pub unsafe extern "C" fn smtp_size_set_estimate(message: smtp_message_t, size: c
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_8bitmime_set_body(
-    message: smtp_message_t,
-    body: e8bitmime_body,
-) -> c_int {
+pub unsafe extern "C" fn smtp_8bitmime_set_body(message: smtp_message_t, body: e8bitmime_body) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);

@@ -19,13 +19,14 @@ pub unsafe extern "C" fn smtp_version(buf: *mut c_void, len: usize, what: c_int)
     guarded!(0, {
         check_args!(!buf.is_null() && len > 0, 0);
         let v = need!(usize::try_from(what).ok().and_then(|w| VERSIONS.get(w)), 0).as_bytes();
-        check_args!(v.len() <= len, 0);
+        // Like strlcpy, the truncated copy is made even when it fails.
         let n = v.len().min(len - 1);
         // SAFETY: the caller gave `len` writable bytes; we write n + 1 <= len.
         unsafe {
             std::ptr::copy_nonoverlapping(v.as_ptr(), buf.cast::<u8>(), n);
             *buf.cast::<u8>().add(n) = 0;
         }
+        check_args!(v.len() <= len, 0);
         1
     })
 }
@@ -42,11 +43,7 @@ pub unsafe extern "C" fn smtp_errno() -> c_int {
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_strerror(
-    error: c_int,
-    buf: *mut c_char,
-    buflen: usize,
-) -> *mut c_char {
+pub unsafe extern "C" fn smtp_strerror(error: c_int, buf: *mut c_char, buflen: usize) -> *mut c_char {
     guarded!(std::ptr::null_mut(), {
         check_args!(!buf.is_null() && buflen > 0, std::ptr::null_mut());
         if error < 0 {

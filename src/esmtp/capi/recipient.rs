@@ -7,9 +7,7 @@ use super::{cstr, guarded, handle, need, notify_flags, smtp_recipient_t, smtp_st
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_recipient_status(
-    recipient: smtp_recipient_t,
-) -> *const smtp_status_t {
+pub unsafe extern "C" fn smtp_recipient_status(recipient: smtp_recipient_t) -> *const smtp_status_t {
     guarded!(std::ptr::null(), {
         // SAFETY: per the function's contract.
         let r = need!(unsafe { handle(recipient) }, std::ptr::null());
@@ -76,9 +74,7 @@ pub unsafe extern "C" fn smtp_recipient_set_application_data_release(
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_recipient_get_application_data(
-    recipient: smtp_recipient_t,
-) -> *mut c_void {
+pub unsafe extern "C" fn smtp_recipient_get_application_data(recipient: smtp_recipient_t) -> *mut c_void {
     guarded!(std::ptr::null_mut(), {
         // SAFETY: per the function's contract.
         let r = need!(unsafe { handle(recipient) }, std::ptr::null_mut());
@@ -89,10 +85,7 @@ pub unsafe extern "C" fn smtp_recipient_get_application_data(
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_dsn_set_notify(
-    recipient: smtp_recipient_t,
-    flags: notify_flags,
-) -> c_int {
+pub unsafe extern "C" fn smtp_dsn_set_notify(recipient: smtp_recipient_t, flags: notify_flags) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let r = need!(unsafe { handle(recipient) }, 0);

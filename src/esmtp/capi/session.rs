@@ -5,9 +5,7 @@ use std::rc::Rc;
 
 use super::auth::auth_context_t;
 use super::callbacks::{smtp_eventcb_t, smtp_monitorcb_t, CEventSink, CMonitor};
-use super::{
-    check_args, cstr, guarded, handle, need, smtp_message_t, smtp_session_t, starttls_option,
-};
+use super::{check_args, cstr, guarded, handle, need, smtp_message_t, smtp_session_t, starttls_option};
 use crate::esmtp::protocol::{self, RunOptions};
 use crate::esmtp::session::{Message, ServerAddr, Session, StartTls, TimeoutKind};
 
@@ -22,9 +20,7 @@ const TIMEOUT_OVERRIDE: c_int = 0x1000;
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
 pub unsafe extern "C" fn smtp_create_session() -> smtp_session_t {
-    guarded!(std::ptr::null_mut(), {
-        Box::into_raw(Box::new(Session::default()))
-    })
+    guarded!(std::ptr::null_mut(), { Box::into_raw(Box::new(Session::default())) })
 }
 
 /// Sets `host[:service]`; `[v6]:port` and bare IPv6 literals work too.
@@ -32,10 +28,7 @@ pub unsafe extern "C" fn smtp_create_session() -> smtp_session_t {
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_set_server(
-    session: smtp_session_t,
-    hostport: *const c_char,
-) -> c_int {
+pub unsafe extern "C" fn smtp_set_server(session: smtp_session_t, hostport: *const c_char) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let (s, hp) = unsafe { (handle(session), cstr(hostport)) };
@@ -61,20 +54,14 @@ pub unsafe extern "C" fn smtp_get_server_name(session: smtp_session_t) -> *const
         if let Some(c) = s.canon.borrow().as_ref() {
             return c.as_ptr();
         }
-        s.server
-            .borrow()
-            .as_ref()
-            .map_or(std::ptr::null(), |a| a.host.as_ptr())
+        s.server.borrow().as_ref().map_or(std::ptr::null(), |a| a.host.as_ptr())
     })
 }
 
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_set_hostname(
-    session: smtp_session_t,
-    hostname: *const c_char,
-) -> c_int {
+pub unsafe extern "C" fn smtp_set_hostname(session: smtp_session_t, hostname: *const c_char) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
@@ -171,12 +158,7 @@ pub unsafe extern "C" fn smtp_start_session(session: smtp_session_t) -> c_int {
         check_args!(s.server.borrow().is_some(), 0);
         // Every message needs its content callback; a session cannot run
         // again from inside its own callbacks.
-        check_args!(
-            s.messages
-                .iter()
-                .all(|m| m.source.try_borrow().is_ok_and(|src| src.is_some())),
-            0
-        );
+        check_args!(s.messages.iter().all(|m| m.source.try_borrow().is_ok_and(|src| src.is_some())), 0);
         check_args!(!s.running.get(), 0);
         // SAFETY: the auth context pointer was given by the application
         // through smtp_auth_set_context and must still be alive.
@@ -255,10 +237,7 @@ pub unsafe extern "C" fn smtp_get_application_data(session: smtp_session_t) -> *
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_option_require_all_recipients(
-    session: smtp_session_t,
-    state: c_int,
-) -> c_int {
+pub unsafe extern "C" fn smtp_option_require_all_recipients(session: smtp_session_t, state: c_int) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
@@ -272,11 +251,7 @@ pub unsafe extern "C" fn smtp_option_require_all_recipients(
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_set_timeout(
-    session: smtp_session_t,
-    which: c_int,
-    value: c_long,
-) -> c_long {
+pub unsafe extern "C" fn smtp_set_timeout(session: smtp_session_t, which: c_int, value: c_long) -> c_long {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = unsafe { handle(session) };
@@ -302,10 +277,7 @@ pub unsafe extern "C" fn smtp_set_timeout(
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_starttls_enable(
-    session: smtp_session_t,
-    how: starttls_option,
-) -> c_int {
+pub unsafe extern "C" fn smtp_starttls_enable(session: smtp_session_t, how: starttls_option) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
@@ -348,10 +320,7 @@ pub unsafe extern "C" fn smtp_starttls_set_ctx(
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_auth_set_context(
-    session: smtp_session_t,
-    context: auth_context_t,
-) -> c_int {
+pub unsafe extern "C" fn smtp_auth_set_context(session: smtp_session_t, context: auth_context_t) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
@@ -384,10 +353,7 @@ pub unsafe extern "C" fn smtp_starttls_set_password_cb(
             return 0;
         };
         let mut slot = PASSWORD_CB.lock().unwrap_or_else(|e| e.into_inner());
-        *slot = Some(PasswordCallback {
-            cb,
-            arg: arg as usize,
-        });
+        *slot = Some(PasswordCallback { cb, arg: arg as usize });
         1
     })
 }

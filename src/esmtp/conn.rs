@@ -266,8 +266,17 @@ impl Conn {
                 self.rbuf.drain(..self.rpos);
                 self.rpos = 0;
             }
-            if let Err(f) = self.read_some() {
-                return Err(self.fail(f));
+            match self.read_some() {
+                Ok(()) => {}
+                // An unterminated last line is still a line, as libESMTP's
+                // reader saw it; the next read reports the close.
+                Err(IoFailure::Closed) if scanned > 0 => {
+                    self.failure = Some(IoFailure::Closed);
+                    let start = self.rpos;
+                    self.rpos = self.rbuf.len();
+                    return Ok(&self.rbuf[start..]);
+                }
+                Err(f) => return Err(self.fail(f)),
             }
         }
     }

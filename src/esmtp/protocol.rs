@@ -7,7 +7,7 @@
 
 use std::rc::Rc;
 
-use super::conn::{resolve, Conn};
+use super::conn::{resolve, Conn, IoFailure};
 use super::error::{self, set_error};
 use super::events::{report, Event, EventSink, Monitor};
 use super::extensions::Extensions;
@@ -179,8 +179,11 @@ fn reply_on(
         }
         Err(f) => {
             set_error(f.error.code());
-            if let Some(slot) = slot {
-                slot.set(f.code, None, [0; 3]);
+            // libESMTP notices a stall before it starts reading a reply and
+            // leaves the status alone; other failures leave what was parsed.
+            let stalled = conn.failure() == Some(IoFailure::Timeout) && f.code == 0;
+            if let (Some(slot), false) = (slot, stalled) {
+                slot.set(f.code, None, f.enh);
             }
             Err(if conn.failure().is_some() { Stop::Drop } else { Stop::Quit })
         }
@@ -252,11 +255,11 @@ impl<'a> Engine<'a> {
 
     fn greeting_and_ehlo(&mut self) -> Result<(), Stop> {
         self.set_timeout(TimeoutKind::Greeting);
-        // A greeting that cannot be parsed sends us to the next address; a
-        // connection that closes or stalls before it ends the session (as
-        // libESMTP's poll loop does).
-        let greeting = self.reply(false).map_err(|stop| {
-            self.fallback = stop == Stop::Quit;
+        // A greeting that is missing or cannot be parsed sends us to the
+        // next address; one that stalls ends the session (libESMTP's poll
+        // loop gives up before its greeting handler can ask for fallback).
+        let greeting = self.reply(false).map_err(|_| {
+            self.fallback = self.conn.failure() != Some(IoFailure::Timeout);
             Stop::Drop
         })?;
         if greeting.code != 220 {

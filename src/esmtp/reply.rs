@@ -118,6 +118,8 @@ pub trait LineSource {
 pub struct ReplyFailure {
     pub error: ReplyError,
     pub code: i32,
+    /// The first line's enhanced code, when it had one.
+    pub enh: [i32; 3],
 }
 
 /// Reads one reply. `warn` is asked (SMTP_EV_SYNTAXWARNING) whether to fail
@@ -127,22 +129,26 @@ pub fn read_reply(
     opts: &ReplyOptions,
     warn: impl FnMut() -> bool,
 ) -> Result<Reply, ReplyFailure> {
-    let mut code = 0;
-    read_reply_inner(src, opts, warn, &mut code).map_err(|error| ReplyFailure { error, code })
+    let mut partial = Reply::default();
+    read_reply_inner(src, opts, warn, &mut partial).map_err(|error| ReplyFailure {
+        error,
+        code: partial.code,
+        enh: partial.enh,
+    })
 }
 
 fn read_reply_inner(
     src: &mut dyn LineSource,
     opts: &ReplyOptions,
     mut warn: impl FnMut() -> bool,
-    code_out: &mut i32,
+    partial: &mut Reply,
 ) -> Result<Reply, ReplyError> {
     let line = src.next_line()?;
     let (code, mut more, off) = parse_code(line).map_err(|(e, c)| {
-        *code_out = c;
+        partial.code = c;
         e
     })?;
-    *code_out = code;
+    partial.code = code;
     let mut reply = Reply { code, ..Reply::default() };
     let mut want_enh = opts.enhanced && matches!(code / 100, 2 | 4 | 5);
     let mut rest = &line[off..];
@@ -150,6 +156,7 @@ fn read_reply_inner(
         match parse_triplet(rest) {
             Some((t, n)) => {
                 reply.enh = t;
+                partial.enh = t;
                 rest = &rest[n..];
             }
             None => {

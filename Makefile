@@ -43,7 +43,7 @@ $(OUT)/$(ESMTP_SO): FORCE
 comma := ,
 
 demo: all
-	$(PYTHON) tools/demo.py
+	bash tools/demo
 
 check: all
 	bash tools/check

@@ -10,7 +10,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -86,6 +85,9 @@ pub struct Conn {
     monitor: Option<Rc<dyn Monitor>>,
     monitor_on: bool,
     failure: Option<IoFailure>,
+    /// Something was sent since the last read: a reply is unlikely to be
+    /// there yet, so wait before trying to read.
+    wrote: bool,
 }
 
 /// Unread server bytes we keep while writing before we stop reading.
@@ -102,9 +104,26 @@ impl Conn {
             Some(SocketAddr::V4(_)) => Domain::IPV4,
             None => Domain::from(addr.family() as i32),
         };
-        let sock = Socket::new(domain, Type::STREAM.cloexec(), None)?;
-        sock.connect_timeout(addr, Duration::from_millis(timeout_ms.max(1) as u64))?;
-        sock.set_nonblocking(true)?;
+        // Non-blocking from the start: connecting and every later read and
+        // write wait in poll(2) with libESMTP's timeouts.
+        let sock = Socket::new(domain, Type::STREAM.nonblocking().cloexec(), None)?;
+        match sock.connect(addr) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                let timeout = timeout_ms.clamp(1, i32::MAX as i64) as i32;
+                // SAFETY: one valid pollfd for the duration of the call.
+                match unsafe { libc::poll(&mut pfd, 1, timeout) } {
+                    0 => return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT)),
+                    n if n < 0 => return Err(io::Error::last_os_error()),
+                    _ => {}
+                }
+                if let Some(e) = sock.take_error()? {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
         if addr.as_socket().is_some() {
             // Small pipelined groups must not wait for delayed ACKs.
             sock.set_nodelay(true)?;
@@ -118,6 +137,7 @@ impl Conn {
             monitor: None,
             monitor_on: false,
             failure: None,
+            wrote: false,
         })
     }
 
@@ -211,6 +231,7 @@ impl Conn {
             }
         }
         self.wbuf.clear();
+        self.wrote = true;
         Ok(())
     }
 
@@ -219,6 +240,9 @@ impl Conn {
         if self.rpos > 0 && self.rpos == self.rbuf.len() {
             self.rbuf.clear();
             self.rpos = 0;
+        }
+        if std::mem::take(&mut self.wrote) {
+            self.wait(libc::POLLIN)?;
         }
         let start = self.rbuf.len();
         self.rbuf.reserve(8192);

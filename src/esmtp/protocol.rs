@@ -526,12 +526,15 @@ impl<'a> Engine<'a> {
             let view = MessageView::new(msg, self.localhost);
             let sent = send_data(&mut self.conn, msg, &view, &hooks);
             self.transfer_result(sent)?;
-            // The body's tail goes out unmonitored.
-            self.conn.flush().map_err(|_| {
-                set_error(error::ERR_DROPPED_CONNECTION);
-                Stop::Drop
-            })?;
-            self.conn.monitor_enabled(true);
+            // The body's tail must go out unmonitored; without a monitor it
+            // can share a write with the next command group.
+            if self.monitor.is_some() {
+                self.conn.flush().map_err(|_| {
+                    set_error(error::ERR_DROPPED_CONNECTION);
+                    Stop::Drop
+                })?;
+                self.conn.monitor_enabled(true);
+            }
         }
         if pipe {
             self.pending_final = Some(msg);

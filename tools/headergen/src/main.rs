@@ -36,8 +36,8 @@ const HEADERS: &[Header] = &[
 ];
 
 fn generate(repo: &Path, h: &Header) -> Result<Vec<u8>, String> {
-    let config = cbindgen::Config::from_file(repo.join(h.config))
-        .map_err(|e| format!("{}: {e}", h.config))?;
+    let config =
+        cbindgen::Config::from_file(repo.join(h.config)).map_err(|e| format!("{}: {e}", h.config))?;
     let mut builder = cbindgen::Builder::new().with_config(config);
     for s in h.sources {
         builder = builder.with_src(repo.join(s));
@@ -68,10 +68,7 @@ fn main() -> ExitCode {
         let path = repo.join(h.file);
         if check {
             if std::fs::read(&path).ok().as_deref() != Some(text.as_slice()) {
-                eprintln!(
-                    "headergen: {} is out of date; run `cargo run -p headergen`",
-                    h.file
-                );
+                eprintln!("headergen: {} is out of date; run `cargo run -p headergen`", h.file);
                 stale = true;
             }
         } else if let Err(e) = std::fs::write(&path, &text) {

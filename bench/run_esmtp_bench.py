@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""libesmtp.so.6 benchmark: the same C program (bench/esmtp_bench.c, built
+once against Debian's libesmtp.h) run with Debian's libesmtp and with ours,
+alternately, pair by pair.
+
+  bench/run_esmtp_bench.py [--runs N] [--no-callgrind]
+
+Scenarios:
+  a  one session of 2,000 messages (~8 KiB, 5 recipients) to bench/sink.py
+  b  1,000 sessions of one message to bench/sink.py
+  c  one session of 20 messages to Postfix's smtp-sink (delayed ACKs)
+
+Reported per library: median CPU time (user+sys), wall time and peak RSS,
+the per-pair ratios ours/theirs, and callgrind instruction counts for
+smaller runs of a and b (repeatable on a noisy machine). Needs `make` to
+have built target/lib; fetches smtp-sink from Debian's postfix package
+(apt-get download, unpacked under target/) if it is not there yet.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(REPO, "target", "bench")
+DEBIAN_SO = "/usr/lib/x86_64-linux-gnu/libesmtp.so.6.2.0"
+PY = "/usr/bin/python3"
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def setup():
+    os.makedirs(OUT, exist_ok=True)
+    theirs = os.path.join(OUT, "debian-lib")
+    os.makedirs(theirs, exist_ok=True)
+    link = os.path.join(theirs, "libesmtp.so.6")
+    if not os.path.islink(link):
+        os.symlink(DEBIAN_SO, link)
+    binary = os.path.join(OUT, "esmtp_bench")
+    sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", "-I/usr/include",
+       os.path.join(REPO, "bench", "esmtp_bench.c"), "-L" + theirs, "-l:libesmtp.so.6",
+       "-o", binary)
+    sink_dir = os.path.join(REPO, "target", "postfix")
+    smtp_sink = os.path.join(sink_dir, "usr", "sbin", "smtp-sink")
+    if not os.path.exists(smtp_sink):
+        tmp = tempfile.mkdtemp()
+        sh("apt-get", "download", "postfix", cwd=tmp, stdout=subprocess.DEVNULL)
+        deb = [f for f in os.listdir(tmp) if f.endswith(".deb")][0]
+        sh("dpkg-deb", "-x", os.path.join(tmp, deb), sink_dir)
+        shutil.rmtree(tmp)
+    libs = {"theirs": theirs, "ours": os.path.join(REPO, "target", "lib")}
+    return binary, smtp_sink, libs
+
+
+class Server:
+    """A sink on loopback, started for one scenario and stopped by PID."""
+
+    def __init__(self, kind, smtp_sink):
+        self.portfile = tempfile.mktemp(dir=OUT)
+        if kind == "sink":
+            self.proc = subprocess.Popen([PY, os.path.join(REPO, "bench", "sink.py"), self.portfile],
+                                         stdout=subprocess.PIPE)
+            for _ in range(100):
+                if os.path.exists(self.portfile) and open(self.portfile).read():
+                    break
+                time.sleep(0.05)
+            self.port = int(open(self.portfile).read())
+        else:
+            import socket
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(os.path.dirname(smtp_sink)),
+                                                                "lib", "postfix"))
+            self.proc = subprocess.Popen([smtp_sink, "-u", "nobody", "127.0.0.1:%d" % self.port, "128"],
+                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def measure(binary, lib, server, mode, n):
+    env = dict(os.environ, LD_LIBRARY_PATH=lib)
+    t0 = time.monotonic()
+    proc = subprocess.Popen([binary, "127.0.0.1:%d" % server.port, mode, str(n)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    out, err = proc.communicate()
+    if status != 0:
+        raise SystemExit("benchmark run failed with %s: %s" % (lib, err.decode(errors="replace")))
+    return {"cpu": ru.ru_utime + ru.ru_stime, "user": ru.ru_utime, "sys": ru.ru_stime,
+            "wall": wall, "rss": ru.ru_maxrss}
+
+
+def callgrind(binary, lib, server, mode, n):
+    out = os.path.join(OUT, "callgrind.out")
+    env = dict(os.environ, LD_LIBRARY_PATH=lib)
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                        binary, "127.0.0.1:%d" % server.port, mode, str(n)],
+                       env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("callgrind run failed: " + r.stderr[-2000:])
+    m = re.search(r"Collected : (\d+)", r.stderr)
+    os.unlink(out)
+    return int(m.group(1))
+
+
+SCENARIOS = [
+    ("a", "one session, 2,000 messages of 8 KiB x 5 rcpts, fast sink", "sink", "one-session", 2000),
+    ("b", "1,000 sessions of one message, fast sink", "sink", "sessions", 1000),
+    ("c", "one session, 20 messages, Postfix smtp-sink", "smtp-sink", "one-session", 20),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-callgrind", action="store_true")
+    args = ap.parse_args()
+    binary, smtp_sink, libs = setup()
+    lines = ["| scenario | metric | libESMTP 1.1.0 (median) | ours (median) | ours/theirs (median of pairs) |",
+             "|---|---|---|---|---|"]
+    for key, title, kind, mode, n in SCENARIOS:
+        server = Server(kind, smtp_sink)
+        try:
+            results = {"theirs": [], "ours": []}
+            for _ in range(args.runs):
+                for who in ("theirs", "ours"):
+                    results[who].append(measure(binary, libs[who], server, mode, n))
+        finally:
+            server.stop()
+        for metric, unit, fmt in (("cpu", "s", "%.3f"), ("wall", "s", "%.3f"), ("rss", "KiB", "%d")):
+            t = statistics.median(r[metric] for r in results["theirs"])
+            o = statistics.median(r[metric] for r in results["ours"])
+            pairs = [b[metric] / a[metric] for a, b in zip(results["theirs"], results["ours"]) if a[metric]]
+            ratio = statistics.median(pairs) if pairs else float("nan")
+            lines.append("| %s: %s | %s (%s) | %s | %s | %.3f |" % (key, title, metric, unit, fmt % t, fmt % o, ratio))
+        if kind == "smtp-sink" or key == "c":
+            t = statistics.median(n / r["wall"] for r in results["theirs"])
+            o = statistics.median(n / r["wall"] for r in results["ours"])
+            lines.append("| %s: %s | messages/s | %.1f | %.1f | %.1f |" % (key, title, t, o, o / t))
+        print("\n".join(lines[-4:]), flush=True)
+    if not args.no_callgrind:
+        lines.append("")
+        lines.append("| callgrind (instructions, client process) | libESMTP 1.1.0 | ours | ours/theirs |")
+        lines.append("|---|---|---|---|")
+        for label, mode, n in (("a: one session, 200 messages", "one-session", 200),
+                               ("b: 100 sessions of one message", "sessions", 100)):
+            server = Server("sink", smtp_sink)
+            try:
+                t = callgrind(binary, libs["theirs"], server, mode, n)
+                o = callgrind(binary, libs["ours"], server, mode, n)
+            finally:
+                server.stop()
+            lines.append("| %s | %d | %d | %.3f |" % (label, t, o, o / t))
+            print(lines[-1], flush=True)
+    report = "\n".join(lines) + "\n"
+    with open(os.path.join(OUT, "esmtp.md"), "w") as f:
+        f.write(report)
+    print()
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

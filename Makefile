@@ -1,6 +1,7 @@
 # Builds the shared objects from the Rust static archive, installs them.
 #
 #   make            build target/lib/libesmtp.so.6.2.0 (+ symlinks)
+#   make deps       install the Debian packages the demo and tests use
 #   make demo       build, then send a message through a throwaway server
 #   make check      every test (README's test command)
 #   make install    PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
@@ -23,7 +24,7 @@ ESMTP_MAP := src/esmtp/libesmtp.map
 # Every exported name, so the linker pulls it out of the archive.
 ESMTP_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(ESMTP_MAP))
 
-.PHONY: all demo check install clean FORCE
+.PHONY: all deps demo check install clean FORCE
 all: $(OUT)/$(ESMTP_SO)
 
 # --no-as-needed keeps libssl/libcrypto NEEDED like the original's, so an
@@ -42,10 +43,13 @@ $(OUT)/$(ESMTP_SO): FORCE
 
 comma := ,
 
-demo: all
+deps:
+	bash tools/deps
+
+demo: deps all
 	bash tools/demo
 
-check: all
+check: deps all
 	bash tools/check
 
 install: all

@@ -231,6 +231,11 @@ impl HeaderTable {
             Some(r) if info.flags & LISTVALUE != 0 => r,
             Some(_) => return Err(SetError::Invalid),
         };
+        // A phrase without a mailbox has nothing to address (libESMTP
+        // crashed on it for these headers).
+        if let (Kind::From | Kind::Sender | Kind::To, SetArgs::Pair(Some(_), None)) = (kind, &args) {
+            return Err(SetError::Invalid);
+        }
         let to_vec = |s: Option<&CStr>| s.map(|s| s.to_bytes().to_vec());
         let value = &mut self.records[rec].value;
         match (kind, args, value) {

@@ -524,8 +524,7 @@ impl<'a> Engine<'a> {
                 monitor_headers: self.sess.monitor_headers.get(),
             };
             let view = MessageView::new(msg, self.localhost);
-            let sent = send_data(&mut self.conn, msg, &view, &hooks);
-            self.transfer_result(sent)?;
+            send_data(&mut self.conn, msg, &view, &hooks).map_err(|e| self.transfer_error(e))?;
             // The body's tail must go out unmonitored; without a monitor it
             // can share a write with the next command group.
             if self.monitor.is_some() {
@@ -543,18 +542,16 @@ impl<'a> Engine<'a> {
         Ok(if self.final_reply(msg)? == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })
     }
 
-    fn transfer_result<T>(&mut self, res: Result<T, TransferError>) -> Result<T, Stop> {
-        res.map_err(|e| {
-            match e {
-                TransferError::Source(errno) => error::set_errno(errno),
-                TransferError::Io(_) => set_error(error::ERR_DROPPED_CONNECTION),
-                // Already recorded where the reply was read.
-                TransferError::Reply(_) => {}
-                TransferError::Busy => set_error(error::ERR_CLIENT_ERROR),
-            }
-            // SMTP cannot abandon a message part way: only closing is safe.
-            Stop::Drop
-        })
+    /// Records why a transfer failed; the connection cannot be reused
+    /// (SMTP cannot abandon a message part way) unless a reply said so.
+    fn transfer_error(&self, e: TransferError) -> Stop {
+        match e {
+            TransferError::Source(errno) => error::set_errno(errno),
+            TransferError::Io(_) => set_error(error::ERR_DROPPED_CONNECTION),
+            TransferError::Reply(stop) => return stop,
+            TransferError::Busy => set_error(error::ERR_CLIENT_ERROR),
+        }
+        Stop::Drop
     }
 
     /// After MAIL was refused, the pipelined RCPT and DATA replies are
@@ -604,52 +601,52 @@ impl<'a> Engine<'a> {
         let pipe = self.ext.pipelining;
         let sink = self.sink;
         let enhanced = self.ext.enhanced_status_codes;
-        // The first refusal, if any, decides the outcome.
-        let mut refused: Option<i32> = None;
-        let mut outstanding = 0usize;
         let hooks = Hooks {
             sink,
             monitor: self.monitor.as_deref(),
             monitor_headers: self.sess.monitor_headers.get(),
         };
         let view = MessageView::new(msg, self.localhost);
-        let settle_reply = |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
-            let r = reply_on(conn, sink, enhanced, false, Some(&msg.message_status))
-                .map_err(TransferError::Reply)?;
+        // The first refused chunk decides the outcome, and its reply stays in
+        // the message status (libESMTP let a later 250 overwrite a refusal).
+        let mut refused: Option<i32> = None;
+        let chunk_reply = |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
+            let slot = refused.is_none().then_some(&msg.message_status);
+            let r = reply_on(conn, sink, enhanced, false, slot).map_err(TransferError::Reply)?;
             if r.class() != 2 && refused.is_none() {
                 *refused = Some(r.class());
             }
             Ok(())
         };
+        let mut outstanding = 0usize;
         let sent = send_bdat(&mut self.conn, msg, &view, &hooks, self.ext.xexch50, |conn| {
             if pipe {
                 outstanding += 1;
                 return Ok(true);
             }
-            settle_reply(conn, &mut refused)?;
+            chunk_reply(conn, &mut refused)?;
             Ok(refused.is_none())
         });
-        let completed = self.transfer_result(sent)?;
         // Everything after the transfer is monitored again (libESMTP 1.1.0
         // left the monitor off for the rest of the session).
         self.conn.monitor_enabled(true);
-        self.set_timeout(TimeoutKind::Data2);
-        let pending = if completed { outstanding + 1 } else { outstanding };
-        for _ in 0..pending {
-            let res = settle_reply(&mut self.conn, &mut refused);
-            self.transfer_result(res).map_err(|_| {
-                if self.conn.failure().is_some() {
-                    Stop::Drop
-                } else {
-                    Stop::Quit
-                }
-            })?;
+        let mut result = sent.map(|last_sent| outstanding + last_sent as usize);
+        if let Ok(pending) = result {
+            self.set_timeout(TimeoutKind::Data2);
+            result = (0..pending).try_for_each(|_| chunk_reply(&mut self.conn, &mut refused)).map(|()| 0);
         }
-        let class = match refused {
-            None if completed => 2,
-            None => 2,
-            Some(c) => c,
-        };
+        if let Err(e) = result {
+            if let TransferError::Reply(stop) = e {
+                // As libESMTP: a reply that cannot be read still ends the
+                // transfer with MESSAGESENT, unless the server stalled.
+                if self.conn.failure() != Some(IoFailure::Timeout) {
+                    self.event(Event::MessageSent(msg), 0);
+                }
+                return Err(stop);
+            }
+            return Err(self.transfer_error(e));
+        }
+        let class = refused.unwrap_or(2);
         self.settle(msg, class);
         self.event(Event::MessageSent(msg), 0);
         match class {

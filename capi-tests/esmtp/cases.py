@@ -348,7 +348,8 @@ case("crash_tls_second_session", "t_tls", ["sessions=2", "ev3102=1", "ev3104=1"]
      tls_sc(), conns=2, flags=["divergent"])
 case("crash_baseline", "t_crash", ["mode=none"], sc())   # t_crash without a bad call
 for mode in ["enum_rcpt_null", "envid_null", "orcpt_null", "starttls_ctx_null",
-             "from_phrase_null", "sender_nullnull", "override_novalue"]:
+             "from_phrase_null", "sender_nullnull", "override_novalue", "date_null",
+             "reentry"]:
     case("crash_" + mode, "t_crash", ["mode=" + mode], sc(), flags=["divergent"])
 # A read error on the first of several pipelined responses: the original
 # then calls protocol_states[-1].rsp (a NULL function pointer).

@@ -8,6 +8,26 @@
 #include <openssl/ssl.h>
 #include "common.h"
 
+/* mode=reentry: from inside its own event callback, the application tries
+   to start the running session again and to destroy it. The original
+   recursed into the protocol engine / freed the session under its feet. */
+static int reentered;
+
+static void reentry_cb (smtp_session_t session, int event_no, void *arg, ...)
+{
+  (void) arg;
+  if (event_no == SMTP_EV_CONNECT && !reentered)
+    {
+      reentered = 1;
+      printf ("in CONNECT: smtp_start_session=%d", smtp_start_session (session));
+      printf (" errno=%d\n", smtp_errno ());
+      printf ("in CONNECT: smtp_destroy_session=%d", smtp_destroy_session (session));
+      printf (" errno=%d\n", smtp_errno ());
+    }
+  if (event_no == SMTP_EV_MESSAGESENT)
+    printf ("event MESSAGESENT\n");
+}
+
 int main (int argc, char **argv)
 {
   smtp_session_t s;
@@ -67,6 +87,17 @@ int main (int argc, char **argv)
          header during the transfer -> SIGSEGV */
       CHECK_INT (smtp_set_header (m, "Sender", NULL, NULL));
     }
+  else if (strcmp (mode, "date_null") == 0)
+    {
+      /* original: dereferences the NULL time_t pointer */
+      smtp_message_t m2 = smtp_add_message (s);
+      reg (m2, "m2");
+      CHECK_INT (smtp_set_header (m2, "Date", (const time_t *) NULL));
+      CHECK_INT (smtp_set_header (m2, "Date", &fixed_date));
+      send = 0;
+    }
+  else if (strcmp (mode, "reentry") == 0)
+    CHECK_INT (smtp_set_eventcb (s, reentry_cb, NULL));
   else if (strcmp (mode, "override_novalue") == 0)
     {
       /* original: assertion failure (abort) when the message's Subject is

@@ -178,18 +178,15 @@ pub unsafe extern "C" fn smtp_start_session(session: smtp_session_t) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn smtp_destroy_session(session: smtp_session_t) -> c_int {
     guarded!(0, {
-        check_args!(!session.is_null(), 0);
-        // SAFETY: `session` came from smtp_create_session (Box::into_raw)
-        // and the application gives up every handle into it here.
-        let s = unsafe { Box::from_raw(session) };
-        if s.running.get() {
-            // Destroying a running session from its own callback would free
-            // what the engine is using: refuse, keep it alive.
-            let _ = Box::into_raw(s);
-            check_args!(false, 0);
-            return 0;
-        }
-        drop(s);
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        // Destroying a running session from its own callback would free what
+        // the engine is using: refuse, and keep it alive.
+        check_args!(!s.running.get(), 0);
+        // SAFETY: `session` came from smtp_create_session (Box::into_raw), is
+        // not in use by the engine (checked above), and the application
+        // gives up every handle into it here.
+        drop(unsafe { Box::from_raw(session) });
         1
     })
 }

@@ -9,6 +9,8 @@ pub mod extensions;
 pub mod headers;
 pub mod params;
 pub mod protocol;
+#[cfg(test)]
+mod random_input_tests;
 pub mod reply;
 pub mod session;
 pub mod source;

@@ -7,6 +7,8 @@
 
 use std::rc::Rc;
 
+use socket2::SockAddr;
+
 use super::conn::{resolve, Conn, IoFailure};
 use super::error::{self, set_error};
 use super::events::{report, Event, EventSink, Monitor};
@@ -112,9 +114,14 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
         }
     };
     *sess.canon.borrow_mut() = resolved.canon.clone();
+    run_on(sess, opts, &resolved.addrs, &localhost)
+}
+
+/// Tries each address in turn until a server completes the protocol.
+fn run_on(sess: &Session, opts: &RunOptions, addrs: &[SockAddr], localhost: &[u8]) -> i32 {
     let sink = sess.event_sink();
     let sink = sink.as_deref();
-    for addr in &resolved.addrs {
+    for addr in addrs {
         let mut conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
             Ok(c) => c,
             Err(e) => {
@@ -131,7 +138,7 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
             monitor,
             conn,
             ext: Extensions::default(),
-            localhost: &localhost,
+            localhost,
             fallback: false,
             opts,
             pending_final: None,
@@ -657,5 +664,98 @@ impl<'a> Engine<'a> {
                 Err(Stop::Quit)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::esmtp::session::Recipient;
+    use crate::esmtp::source::tests::Chunks;
+    use std::ffi::CString;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{SocketAddr, TcpListener};
+    use std::thread;
+
+    /// A one-connection server that answers each command with the next
+    /// scripted reply and returns what it received.
+    fn server(replies: &'static [&'static str]) -> (SocketAddr, thread::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            let mut w = s.try_clone().unwrap();
+            let mut r = BufReader::new(s);
+            let mut got = Vec::new();
+            let mut replies = replies.iter();
+            w.write_all(replies.next().unwrap().as_bytes()).unwrap();
+            let mut line = String::new();
+            let mut in_data = false;
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                got.push(line.trim_end().to_string());
+                let end_of_data = in_data && line == ".\r\n";
+                if !in_data || end_of_data {
+                    match replies.next() {
+                        Some(reply) => {
+                            in_data = reply.starts_with("354");
+                            w.write_all(reply.as_bytes()).unwrap();
+                        }
+                        None => break,
+                    }
+                }
+                line.clear();
+            }
+            got
+        });
+        (addr, h)
+    }
+
+    fn session_with_message(body: &str) -> Session {
+        let s = Session::default();
+        let m = s.messages.push(Message::default());
+        *m.reverse_path.borrow_mut() = Some(CString::new("a@b").unwrap());
+        m.recipients.push(Recipient::new(CString::new("c@d").unwrap()));
+        *m.source.borrow_mut() = Some(Box::new(Chunks(vec![body.as_bytes().to_vec()], 0)));
+        s
+    }
+
+    #[test]
+    fn next_address_after_refusal_and_421() {
+        // Nothing listens on the first address; the second sends us away
+        // with 421; the third takes the message.
+        let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let (busy, busy_h) = server(&["421 busy\r\n", "221 bye\r\n"]);
+        let (good, good_h) = server(&[
+            "220 ok\r\n",
+            "250 hi\r\n",
+            "250 ok\r\n",
+            "250 ok\r\n",
+            "354 go\r\n",
+            "250 queued\r\n",
+            "221 bye\r\n",
+        ]);
+        let s = session_with_message("Subject: x\r\n\r\nbody\n.dot\n");
+        let addrs: Vec<SockAddr> = [refused, busy, good].into_iter().map(SockAddr::from).collect();
+        assert_eq!(run_on(&s, &RunOptions::default(), &addrs, b"me"), 1);
+        assert_eq!(busy_h.join().unwrap(), ["QUIT"]);
+        let got = good_h.join().unwrap();
+        assert_eq!(got[..4], ["EHLO me", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA"]);
+        assert!(got.contains(&"body".to_string()) && got.contains(&"..dot".to_string()));
+        assert_eq!(got.last().unwrap(), "QUIT");
+        let m = s.messages.get(0).unwrap();
+        assert_eq!(m.message_status.code(), 250);
+        assert!(m.recipients.get(0).unwrap().complete.get());
+    }
+
+    #[test]
+    fn every_address_failing_returns_zero() {
+        let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let (busy, busy_h) = server(&["554 no\r\n", "221 bye\r\n"]);
+        let s = session_with_message("x\r\n");
+        let addrs: Vec<SockAddr> = [refused, busy].into_iter().map(SockAddr::from).collect();
+        assert_eq!(run_on(&s, &RunOptions::default(), &addrs, b"me"), 0);
+        busy_h.join().unwrap();
+        assert!(!s.messages.get(0).unwrap().recipients.get(0).unwrap().complete.get());
     }
 }

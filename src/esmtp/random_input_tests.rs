@@ -1,0 +1,93 @@
+//! Random and hostile input for the parsers: whatever arrives from the
+//! network or the application, they return an answer and never panic.
+
+use super::extensions::Extensions;
+use super::headers::{HeaderTable, PrintContext, SetArgs};
+use super::reply::{read_reply, LineSource, ReplyError, ReplyOptions};
+use super::source::tests::Chunks;
+use super::source::Reader;
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Bytes biased towards what matters to SMTP parsers.
+    fn bytes(&mut self, max: usize) -> Vec<u8> {
+        const INTERESTING: &[u8] = b"0123456789 -.\\r\\n\\t:250354ABC\\xff\\x00";
+        let n = (self.next() % max as u64) as usize;
+        (0..n)
+            .map(|_| {
+                let r = self.next();
+                if r % 4 == 0 {
+                    (r >> 8) as u8
+                } else {
+                    INTERESTING[(r >> 8) as usize % INTERESTING.len()]
+                }
+            })
+            .collect()
+    }
+}
+
+struct Lines(Vec<Vec<u8>>, usize);
+
+impl LineSource for Lines {
+    fn next_line(&mut self) -> Result<&[u8], ReplyError> {
+        self.1 += 1;
+        self.0.get(self.1 - 1).map(Vec::as_slice).ok_or(ReplyError::Dropped)
+    }
+}
+
+#[test]
+fn replies_never_panic() {
+    let mut rng = Rng(0x5EED);
+    for i in 0..20_000 {
+        let data = rng.bytes(300);
+        let lines: Vec<Vec<u8>> = data.split_inclusive(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
+        let opts = ReplyOptions { enhanced: i % 2 == 0, collect_extra: i % 3 == 0 };
+        if let Ok(r) = read_reply(&mut Lines(lines, 0), &opts, || i % 5 == 0) {
+            assert!(r.text.len() + r.extra.iter().map(Vec::len).sum::<usize>() <= 4096 + 300);
+            let _ = Extensions::parse(r.extra.iter().map(Vec::as_slice));
+        }
+    }
+}
+
+#[test]
+fn message_reader_and_headers_never_panic() {
+    let mut rng = Rng(0xC0FFEE);
+    let ctx = PrintContext { reverse_path: Some(b"a@b"), recipients: vec![b"c@d"], localhost: b"h" };
+    for _ in 0..5_000 {
+        // An empty chunk ends a message, as a zero length from the callback does.
+        let chunks: Vec<Vec<u8>> =
+            (0..(rng.next() % 5)).map(|_| rng.bytes(200)).filter(|c| !c.is_empty()).collect();
+        let total: usize = chunks.iter().map(Vec::len).sum();
+        let mut src = Chunks(chunks, 0);
+        let mut reader = Reader::new(&mut src);
+        let mut table = HeaderTable::default();
+        let name = std::ffi::CString::new(rng.bytes(12).into_iter().filter(|&c| c != 0).collect::<Vec<_>>())
+            .unwrap();
+        let value = std::ffi::CString::new("v").unwrap();
+        let _ = table.set(name.as_bytes(), SetArgs::Pair(Some(&value), Some(&value)));
+        let _ = table.set(name.as_bytes(), SetArgs::One(Some(&value)));
+        table.start_transfer();
+        let mut out = 0;
+        let mut line = Vec::new();
+        while reader.read_line(&mut line).unwrap() {
+            assert!(line.ends_with(b"\r\n"));
+            let _ = table.process(&line, &ctx);
+            out += line.len();
+            line.clear();
+        }
+        // Line ends may grow (CR or LF -> CRLF) but nothing is lost.
+        assert!(out >= total);
+        for h in table.missing(&ctx) {
+            assert!(h.ends_with(b"\r\n"));
+        }
+    }
+}

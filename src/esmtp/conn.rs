@@ -130,7 +130,7 @@ impl Conn {
         }
         Ok(Conn {
             sock,
-            rbuf: Vec::with_capacity(4096),
+            rbuf: Vec::with_capacity(16 << 10),
             rpos: 0,
             wbuf: Vec::with_capacity(16 << 10),
             timeout_ms,
@@ -245,7 +245,9 @@ impl Conn {
             self.wait(libc::POLLIN)?;
         }
         let start = self.rbuf.len();
-        self.rbuf.reserve(8192);
+        if self.rbuf.capacity() - start < 4096 {
+            self.rbuf.reserve(8192);
+        }
         let spare = self.rbuf.spare_capacity_mut();
         match self.sock.recv(spare) {
             Ok(0) => Err(IoFailure::Closed),

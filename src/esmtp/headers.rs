@@ -5,6 +5,7 @@
 //! replace) and what to generate when it does not (Date, From, Message-Id
 //! and any header set through `smtp_set_header`).
 
+use std::borrow::Cow;
 use std::ffi::CStr;
 
 const REQUIRE: u8 = 1;
@@ -84,7 +85,7 @@ enum Value {
 }
 
 struct Info {
-    name: Vec<u8>,
+    name: Cow<'static, [u8]>,
     flags: u8,
     kind: Option<Kind>,
     record: Option<usize>,
@@ -96,7 +97,7 @@ struct Info {
 struct Record {
     /// Spelling used on output: the table's for built-ins, else the first
     /// caller's.
-    name: Vec<u8>,
+    name: Cow<'static, [u8]>,
     info: usize,
     value: Value,
 }
@@ -142,7 +143,7 @@ impl HeaderTable {
         }
         for b in BUILTINS {
             self.infos.push(Info {
-                name: b.name.as_bytes().to_vec(),
+                name: Cow::Borrowed(b.name.as_bytes()),
                 flags: b.flags,
                 kind: b.kind,
                 record: None,
@@ -159,7 +160,7 @@ impl HeaderTable {
         }
     }
 
-    fn create_record(&mut self, info: usize, name: Vec<u8>) -> usize {
+    fn create_record(&mut self, info: usize, name: Cow<'static, [u8]>) -> usize {
         let value = match self.infos[info].kind {
             Some(Kind::Date) => Value::Date(0),
             Some(Kind::Text) | Some(Kind::MessageId) | None => Value::Text(None),
@@ -187,7 +188,7 @@ impl HeaderTable {
         self.ensure_init();
         self.find(name).unwrap_or_else(|| {
             self.infos.push(Info {
-                name: name.to_vec(),
+                name: Cow::Owned(name.to_vec()),
                 flags: 0,
                 kind: Some(Kind::Text),
                 record: None,
@@ -226,7 +227,7 @@ impl HeaderTable {
         }
         let kind = info.kind.ok_or(SetError::Invalid)?;
         let rec = match info.record {
-            None => self.create_record(i, name.to_vec()),
+            None => self.create_record(i, Cow::Owned(name.to_vec())),
             Some(r) if !self.records[r].has_value() => r,
             Some(r) if info.flags & LISTVALUE != 0 => r,
             Some(_) => return Err(SetError::Invalid),
@@ -345,7 +346,7 @@ impl HeaderTable {
     fn print(&self, r: usize, ctx: &PrintContext<'_>) -> Option<Vec<u8>> {
         let rec = &self.records[r];
         let kind = self.infos[rec.info].kind?;
-        let mut out = rec.name.clone();
+        let mut out = rec.name.to_vec();
         out.extend_from_slice(b": ");
         match (&rec.value, kind) {
             (Value::Text(v), Kind::MessageId) => {

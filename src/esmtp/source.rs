@@ -65,7 +65,7 @@ impl<'s> Reader<'s> {
             }
             any = true;
             let rest = &self.buf[self.pos..];
-            match rest.iter().position(|&c| c == b'\n' || c == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', rest) {
                 None => {
                     line.extend_from_slice(rest);
                     self.pos = self.buf.len();
@@ -88,6 +88,25 @@ impl<'s> Reader<'s> {
                 }
             }
         }
+    }
+
+    /// The next line, ending in CRLF: borrowed from the buffer when it is
+    /// already a whole CRLF line there (the common case), else assembled in
+    /// `scratch`. `None` when the message is exhausted.
+    pub fn next_line<'b>(&'b mut self, scratch: &'b mut Vec<u8>) -> Result<Option<&'b [u8]>, i32> {
+        if !self.fill()? {
+            return Ok(None);
+        }
+        let rest = &self.buf[self.pos..];
+        if let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
+            if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                let start = self.pos;
+                self.pos += i + 2;
+                return Ok(Some(&self.buf[start..self.pos]));
+            }
+        }
+        scratch.clear();
+        Ok(if self.read_line(scratch)? { Some(scratch.as_slice()) } else { None })
     }
 
     /// The next byte without consuming it (header continuation check).
@@ -151,6 +170,19 @@ pub mod tests {
         let got = lines(&[b"hel", b"lo\r", b"\n", b"x"]);
         let want: Vec<&[u8]> = vec![b"hello\r\n", b"x\r\n"];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn borrowed_and_assembled_lines_agree() {
+        let chunks: &[&[u8]] = &[b"a\r\nb\nc\rd", b"\r", b"\ne\r\n\r\nlast"];
+        let mut src = Chunks(chunks.iter().map(|c| c.to_vec()).collect(), 0);
+        let mut r = Reader::new(&mut src);
+        let mut scratch = Vec::new();
+        let mut got = Vec::new();
+        while let Some(l) = r.next_line(&mut scratch).unwrap() {
+            got.push(l.to_vec());
+        }
+        assert_eq!(got, lines(chunks));
     }
 
     #[test]

@@ -141,17 +141,13 @@ pub fn send_data(
             Ok(())
         })?;
         conn.write(b"\r\n")?;
-        let mut line = Vec::with_capacity(1024);
-        loop {
-            line.clear();
-            if !reader.read_line(&mut line).map_err(TransferError::Source)? {
-                break;
-            }
+        let mut scratch = Vec::with_capacity(1024);
+        while let Some(line) = reader.next_line(&mut scratch).map_err(TransferError::Source)? {
             hooks.data_event(msg, line.len());
             if line[0] == b'.' {
                 conn.write(b".")?;
             }
-            conn.write(&line)?;
+            conn.write(line)?;
         }
         conn.write(b".\r\n")?;
         Ok(())

@@ -57,7 +57,9 @@ def setup():
         sh("dpkg-deb", "-x", os.path.join(tmp, deb), sink_dir)
         shutil.rmtree(tmp)
     libs = {"theirs": theirs, "ours": os.path.join(REPO, "target", "lib")}
-    return binary, smtp_sink, libs
+    floor = os.path.join(OUT, "smtp_floor")
+    sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "bench", "smtp_floor.c"), "-o", floor)
+    return binary, smtp_sink, libs, floor
 
 
 class Server:
@@ -108,6 +110,15 @@ def measure(binary, lib, server, mode, n):
             "wall": wall, "rss": ru.ru_maxrss}
 
 
+def measure_floor(floor, server, n):
+    t0 = time.monotonic()
+    proc = subprocess.Popen([floor, str(server.port), str(n)], stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit("floor client failed")
+    return {"cpu": ru.ru_utime + ru.ru_stime, "wall": time.monotonic() - t0, "rss": ru.ru_maxrss}
+
+
 def callgrind(binary, lib, server, mode, n):
     out = os.path.join(OUT, "callgrind.out")
     env = dict(os.environ, LD_LIBRARY_PATH=lib)
@@ -133,18 +144,25 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-callgrind", action="store_true")
     args = ap.parse_args()
-    binary, smtp_sink, libs = setup()
+    binary, smtp_sink, libs, floor = setup()
     lines = ["| scenario | metric | libESMTP 1.1.0 (median) | ours (median) | ours/theirs (median of pairs) |",
              "|---|---|---|---|---|"]
     for key, title, kind, mode, n in SCENARIOS:
         server = Server(kind, smtp_sink)
         try:
-            results = {"theirs": [], "ours": []}
+            results = {"theirs": [], "ours": [], "floor": []}
             for _ in range(args.runs):
                 for who in ("theirs", "ours"):
                     results[who].append(measure(binary, libs[who], server, mode, n))
+                if mode == "sessions":
+                    results["floor"].append(measure_floor(floor, server, n))
         finally:
             server.stop()
+        if results["floor"]:
+            t = statistics.median(r["cpu"] for r in results["theirs"])
+            f = statistics.median(r["cpu"] for r in results["floor"])
+            lines.append("| %s: raw-socket floor (bench/smtp_floor.c, no library) | cpu (s) | %.3f | %.3f (floor) | %.3f |"
+                         % (key, t, f, f / t))
         for metric, unit, fmt in (("cpu", "s", "%.3f"), ("wall", "s", "%.3f"), ("rss", "KiB", "%d")):
             t = statistics.median(r[metric] for r in results["theirs"])
             o = statistics.median(r[metric] for r in results["ours"])
@@ -155,7 +173,7 @@ def main():
             t = statistics.median(n / r["wall"] for r in results["theirs"])
             o = statistics.median(n / r["wall"] for r in results["ours"])
             lines.append("| %s: %s | messages/s | %.1f | %.1f | %.1f |" % (key, title, t, o, o / t))
-        print("\n".join(lines[-4:]), flush=True)
+        print("\n".join(lines[-5:]), flush=True)
     if not args.no_callgrind:
         lines.append("")
         lines.append("| callgrind (instructions, client process) | libESMTP 1.1.0 | ours | ours/theirs |")

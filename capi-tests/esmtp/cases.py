@@ -191,7 +191,7 @@ send("eod_close", [], sc([], r("EOD", action="close")))
 send("eod_stall", [T1], sc([], r("EOD", action="stall")))
 # 20 MB, more than loopback's socket buffers hold: the server stops reading
 # after 354, so the client's writes block and the TRANSFER timeout fires.
-send("transfer_stall", [T1, "msg=big", "lines=200000", "quiet_data=1"],
+send("transfer_stall", [T1, "msg=big", "lines=200000", "quiet_data=2"],
      sc([], r("DATA", then="stall_noread")))
 send("eod_reply_then_close", [], sc([], r("EOD", reply="250 ok", then="close")))
 send("quit_close", [], sc([], r("QUIT", action="close")))

@@ -16,6 +16,7 @@
      hide_msgid_len=1   hide the MESSAGEDATA length of a generated Message-Id
      noevents=1         no event callback (library defaults)
      quiet_data=1       count MESSAGEDATA events instead of printing them
+                        (2: only say whether there were any)
      timeout=MS         all timeouts, with Timeout_OVERRIDE_RFC2822_MINIMUM
      require_all=0|1    smtp_option_require_all_recipients
      body=7bit|8bit|binary          smtp_8bitmime_set_body
@@ -232,7 +233,7 @@ int main (int argc, char **argv)
   if (opt_int ("noevents", 0))
     smtp_set_eventcb (s, NULL, NULL);
   if (opt_int ("quiet_data", 0))
-    g_quiet_messagedata = 1;
+    g_quiet_messagedata = (int) opt_int ("quiet_data", 0);
   if ((v = opt_str ("monitor", NULL)) != NULL)
     {
       g_monitor_silent = 0;

@@ -85,9 +85,16 @@ pub struct Conn {
     monitor: Option<Rc<dyn Monitor>>,
     monitor_on: bool,
     failure: Option<IoFailure>,
-    /// Something was sent since the last read: a reply is unlikely to be
-    /// there yet, so wait before trying to read.
-    wrote: bool,
+    /// The SO_RCVTIMEO now set on the socket.
+    recv_timeout_ms: Option<i64>,
+}
+
+fn millis(ms: i64) -> std::time::Duration {
+    std::time::Duration::from_millis(ms.max(1) as u64)
+}
+
+fn os_failure(e: io::Error) -> IoFailure {
+    IoFailure::Os(e.raw_os_error().unwrap_or(0))
 }
 
 /// Unread server bytes we keep while writing before we stop reading.
@@ -104,25 +111,17 @@ impl Conn {
             Some(SocketAddr::V4(_)) => Domain::IPV4,
             None => Domain::from(addr.family() as i32),
         };
-        // Non-blocking from the start: connecting and every later read and
-        // write wait in poll(2) with libESMTP's timeouts.
-        let sock = Socket::new(domain, Type::STREAM.nonblocking().cloexec(), None)?;
-        match sock.connect(addr) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
-                let timeout = timeout_ms.clamp(1, i32::MAX as i64) as i32;
-                // SAFETY: one valid pollfd for the duration of the call.
-                match unsafe { libc::poll(&mut pfd, 1, timeout) } {
-                    0 => return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT)),
-                    n if n < 0 => return Err(io::Error::last_os_error()),
-                    _ => {}
-                }
-                if let Some(e) = sock.take_error()? {
-                    return Err(e);
-                }
-            }
-            Err(e) => return Err(e),
+        // A blocking socket whose kernel timeouts are libESMTP's: a read is
+        // one recv(2) that returns data or times out, with no poll(2) around
+        // it. Writes that might block are tried with MSG_DONTWAIT first.
+        let sock = Socket::new(domain, Type::STREAM.cloexec(), None)?;
+        // Linux bounds a blocking connect by the send timeout.
+        sock.set_write_timeout(Some(millis(timeout_ms)))?;
+        if let Err(e) = sock.connect(addr) {
+            return Err(match e.raw_os_error() {
+                Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => io::Error::from_raw_os_error(libc::ETIMEDOUT),
+                _ => e,
+            });
         }
         if addr.as_socket().is_some() {
             // Small pipelined groups must not wait for delayed ACKs.
@@ -134,10 +133,10 @@ impl Conn {
             rpos: 0,
             wbuf: Vec::with_capacity(16 << 10),
             timeout_ms,
+            recv_timeout_ms: None,
             monitor: None,
             monitor_on: false,
             failure: None,
-            wrote: false,
         })
     }
 
@@ -213,14 +212,14 @@ impl Conn {
         }
         let mut off = 0;
         while off < self.wbuf.len() {
-            match self.sock.send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL) {
+            match self.sock.send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let want_read = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
                     let events = libc::POLLOUT | if want_read { libc::POLLIN } else { 0 };
                     let rev = self.wait(events).map_err(|f| self.fail(f))?;
                     if want_read && rev & (libc::POLLIN | libc::POLLHUP) != 0 && rev & libc::POLLOUT == 0 {
-                        self.read_some().map_err(|f| self.fail(f))?;
+                        self.recv(libc::MSG_DONTWAIT).map_err(|f| self.fail(f))?;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -231,41 +230,45 @@ impl Conn {
             }
         }
         self.wbuf.clear();
-        self.wrote = true;
         Ok(())
     }
 
-    /// Reads what is available (at least one byte, or fails).
-    fn read_some(&mut self) -> Result<(), IoFailure> {
+    /// One recv(2) into the read buffer: `flags` 0 blocks up to the
+    /// timeout, MSG_DONTWAIT takes only what is there.
+    fn recv(&mut self, flags: libc::c_int) -> Result<(), IoFailure> {
         if self.rpos > 0 && self.rpos == self.rbuf.len() {
             self.rbuf.clear();
             self.rpos = 0;
         }
-        if std::mem::take(&mut self.wrote) {
-            self.wait(libc::POLLIN)?;
+        if flags == 0 && self.recv_timeout_ms != Some(self.timeout_ms) {
+            self.sock.set_read_timeout(Some(millis(self.timeout_ms))).map_err(os_failure)?;
+            self.recv_timeout_ms = Some(self.timeout_ms);
         }
         let start = self.rbuf.len();
         if self.rbuf.capacity() - start < 4096 {
             self.rbuf.reserve(8192);
         }
         let spare = self.rbuf.spare_capacity_mut();
-        match self.sock.recv(spare) {
-            Ok(0) => Err(IoFailure::Closed),
-            Ok(n) => {
-                // SAFETY: recv initialised the first `n` spare bytes.
-                unsafe { self.rbuf.set_len(start + n) };
-                if self.monitor_on {
-                    if let Some(m) = &self.monitor {
-                        m.monitor(&self.rbuf[start..], 0);
+        loop {
+            match self.sock.recv_with_flags(spare, flags) {
+                Ok(0) => return Err(IoFailure::Closed),
+                Ok(n) => {
+                    // SAFETY: recv initialised the first `n` spare bytes.
+                    unsafe { self.rbuf.set_len(start + n) };
+                    if self.monitor_on {
+                        if let Some(m) = &self.monitor {
+                            m.monitor(&self.rbuf[start..], 0);
+                        }
                     }
+                    return Ok(());
                 }
-                Ok(())
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // With MSG_DONTWAIT: nothing there yet, the caller polls.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && flags != 0 => return Ok(()),
+                // Blocking: SO_RCVTIMEO expired.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(IoFailure::Timeout),
+                Err(e) => return Err(os_failure(e)),
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
-                self.wait(libc::POLLIN)?;
-                Ok(())
-            }
-            Err(e) => Err(IoFailure::Os(e.raw_os_error().unwrap_or(0))),
         }
     }
 
@@ -292,7 +295,7 @@ impl Conn {
                 self.rbuf.drain(..self.rpos);
                 self.rpos = 0;
             }
-            match self.read_some() {
+            match self.recv(0) {
                 Ok(()) => {}
                 // An unterminated last line is still a line, as libESMTP's
                 // reader saw it; the next read reports the close.

@@ -1,0 +1,77 @@
+/* The least any SMTP client can do per session against bench/sink.py:
+ * connect, read the greeting, EHLO, one pipelined MAIL/5 RCPT/DATA group,
+ * an 8 KiB body with the final dot and QUIT in one write, close. No
+ * library, no parsing: the kernel's share of scenario b, for reference.
+ *
+ *   smtp_floor PORT SESSIONS
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char buf[65536];
+
+/* Reads until `lines` reply lines have arrived. */
+static void replies (int fd, int lines)
+{
+  while (lines > 0)
+    {
+      ssize_t r = recv (fd, buf, sizeof buf, 0);
+      if (r <= 0)
+        exit (1);
+      for (ssize_t i = 0; i < r; i++)
+        lines -= buf[i] == '\n';
+    }
+}
+
+static void put (int fd, const char *s, size_t n)
+{
+  if (send (fd, s, n, MSG_NOSIGNAL) != (ssize_t) n)
+    exit (1);
+}
+
+int main (int argc, char **argv)
+{
+  static const char group[] = "MAIL FROM:<bench@example.org>\r\nRCPT TO:<r0@example.org>\r\n"
+    "RCPT TO:<r1@example.org>\r\nRCPT TO:<r2@example.org>\r\nRCPT TO:<r3@example.org>\r\n"
+    "RCPT TO:<r4@example.org>\r\nDATA\r\n";
+  static char body[8192 + 16];
+  int port, n, i, one = 1;
+  size_t len = 0;
+  if (argc != 3)
+    return 2;
+  port = atoi (argv[1]);
+  n = atoi (argv[2]);
+  while (len + 82 < 8192)
+    {
+      memset (body + len, 'x', 80);
+      memcpy (body + len + 80, "\r\n", 2);
+      len += 82;
+    }
+  memcpy (body + len, ".\r\nQUIT\r\n", 9);
+  len += 9;
+  for (i = 0; i < n; i++)
+    {
+      struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons (port) };
+      int fd = socket (AF_INET, SOCK_STREAM, 0);
+      a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      if (fd < 0 || connect (fd, (struct sockaddr *) &a, sizeof a) != 0)
+        return 1;
+      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      replies (fd, 1);
+      put (fd, "EHLO bench\r\n", 12);
+      replies (fd, 4);
+      put (fd, group, sizeof group - 1);
+      replies (fd, 7);
+      put (fd, body, len);
+      replies (fd, 2);
+      close (fd);
+    }
+  printf ("ok %d sessions\n", n);
+  return 0;
+}

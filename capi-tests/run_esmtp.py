@@ -125,7 +125,8 @@ def start_server(case, tmp, deadline):
         raise Failure("smtpd.py missing")
     srv = subprocess.Popen([PY, smtpd, "--scenario", sc_path, "--transcript", tr,
                             "--port-file", port_file, "--max-conns",
-                            str(case.get("conns", 1)), "--deadline", str(deadline)],
+                            str(case.get("conns", 1)), "--deadline", str(deadline)]
+                           + (["--ipv6"] if case.get("ipv6") else []),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            start_new_session=True)
     end = time.monotonic() + 10
@@ -197,7 +198,7 @@ def run_case(case, binary, libdir, opts):
     try:
         if case.get("scenario") is not None:
             srv, port, tr = start_server(case, tmp, timeout + 10)
-            server_arg = "127.0.0.1:%d" % port
+            server_arg = ("[::1]:%d" if case.get("ipv6") else "127.0.0.1:%d") % port
         else:
             server_arg = case.get("server", "127.0.0.1:1")
         cmd = [binary, server_arg] + list(case.get("args", []))

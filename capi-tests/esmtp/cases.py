@@ -59,6 +59,9 @@ send("basic_noevents", ["noevents=1", "monitor=1"], sc(["PIPELINING"]))
 send("basic_uname_hostname", ["hostname=uname", "nohdrs=1", "hide_msgid_len=1"], sc(["PIPELINING"]))
 send("basic_null_reverse_path", ["from=", "nohdrs=1", "hide_msgid_len=1"], sc())
 send("basic_no_reverse_path", ["from=NONE"], sc())
+# An IPv6 literal in smtp_set_server ("[::1]:PORT"); libESMTP 1.1.0 cut it
+# at the first colon and could not connect.
+send("basic_ipv6_literal", [], sc(["PIPELINING"]), ipv6=True)
 send("basic_one_rcpt", ["rcpt=only@example.org"], sc())
 send("basic_no_rcpt", ["rcpt="], sc())
 send("basic_ehlo_multiline_greeting", [],
@@ -385,6 +388,7 @@ for _c in CASES:
 # Case -> entry of COMPATIBILITY.md. Their golden files hold our output; they
 # are not compared with Debian's library.
 _DIVERGENT = {
+    "basic_ipv6_literal": "A1",
     "transfer_stall": "E11",
     "basic": "E5",
     "basic_monitor_headers": "E5",

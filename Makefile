@@ -57,7 +57,7 @@ install: all
 	install -m 0755 $(OUT)/$(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SO)
 	ln -sf $(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SONAME)
 	ln -sf $(ESMTP_SONAME) $(DESTDIR)$(LIBDIR)/libesmtp.so
-	install -m 0644 include/libesmtp.h include/auth-client.h $(DESTDIR)$(INCDIR)/
+	install -m 0644 include/libesmtp.h include/libesmtp-ext.h include/auth-client.h $(DESTDIR)$(INCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 	  pkgconfig/libesmtp-1.0.pc.in > $(DESTDIR)$(PKGDIR)/libesmtp-1.0.pc
 

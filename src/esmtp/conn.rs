@@ -11,6 +11,9 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
+use std::io::{Read, Write};
+
+use openssl::ssl::{Ssl, SslRef, SslStream};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::events::Monitor;
@@ -76,8 +79,25 @@ pub fn resolve(host: Option<&CStr>, port: &CStr) -> Result<Resolved, (i32, i32)>
     }
 }
 
+/// The byte stream under the SMTP conversation.
+enum Io {
+    Plain(Socket),
+    Tls(Box<SslStream<Socket>>),
+    /// A failed TLS handshake consumed the socket.
+    Gone,
+}
+
+/// Why TLS could not be started.
+#[derive(Debug)]
+pub enum TlsFailure {
+    /// The handshake failed or timed out.
+    Handshake,
+    /// Already on TLS or the socket is gone.
+    State,
+}
+
 pub struct Conn {
-    sock: Socket,
+    io: Io,
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
@@ -87,6 +107,8 @@ pub struct Conn {
     failure: Option<IoFailure>,
     /// The SO_RCVTIMEO now set on the socket.
     recv_timeout_ms: Option<i64>,
+    /// The SO_SNDTIMEO now set on the socket (TLS writes block on it).
+    send_timeout_ms: Option<i64>,
 }
 
 fn millis(ms: i64) -> std::time::Duration {
@@ -128,12 +150,13 @@ impl Conn {
             sock.set_nodelay(true)?;
         }
         Ok(Conn {
-            sock,
+            io: Io::Plain(sock),
             rbuf: Vec::with_capacity(16 << 10),
             rpos: 0,
             wbuf: Vec::with_capacity(16 << 10),
             timeout_ms,
             recv_timeout_ms: None,
+            send_timeout_ms: Some(timeout_ms),
             monitor: None,
             monitor_on: false,
             failure: None,
@@ -173,7 +196,8 @@ impl Conn {
 
     /// Waits for `events` on the socket within the timeout.
     fn wait(&self, events: libc::c_short) -> Result<libc::c_short, IoFailure> {
-        let mut pfd = libc::pollfd { fd: self.sock.as_raw_fd(), events, revents: 0 };
+        let Some(sock) = self.socket() else { return Err(IoFailure::Closed) };
+        let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events, revents: 0 };
         let timeout = self.timeout_ms.clamp(0, i32::MAX as i64) as i32;
         loop {
             // SAFETY: one valid pollfd for the duration of the call.
@@ -210,9 +234,13 @@ impl Conn {
                 m.monitor(&self.wbuf, 1);
             }
         }
+        if matches!(self.io, Io::Tls(_)) {
+            return self.flush_tls();
+        }
         let mut off = 0;
         while off < self.wbuf.len() {
-            match self.sock.send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
+            let Io::Plain(sock) = &self.io else { return Err(self.fail(IoFailure::Closed)) };
+            match sock.send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let want_read = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
@@ -241,25 +269,26 @@ impl Conn {
             self.rpos = 0;
         }
         if flags == 0 && self.recv_timeout_ms != Some(self.timeout_ms) {
-            self.sock.set_read_timeout(Some(millis(self.timeout_ms))).map_err(os_failure)?;
+            let sock = self.socket().ok_or(IoFailure::Closed)?;
+            sock.set_read_timeout(Some(millis(self.timeout_ms))).map_err(os_failure)?;
             self.recv_timeout_ms = Some(self.timeout_ms);
+        }
+        if matches!(self.io, Io::Tls(_)) {
+            return self.recv_tls();
         }
         let start = self.rbuf.len();
         if self.rbuf.capacity() - start < 4096 {
             self.rbuf.reserve(8192);
         }
+        let Io::Plain(sock) = &self.io else { return Err(IoFailure::Closed) };
         let spare = self.rbuf.spare_capacity_mut();
         loop {
-            match self.sock.recv_with_flags(spare, flags) {
+            match sock.recv_with_flags(spare, flags) {
                 Ok(0) => return Err(IoFailure::Closed),
                 Ok(n) => {
                     // SAFETY: recv initialised the first `n` spare bytes.
                     unsafe { self.rbuf.set_len(start + n) };
-                    if self.monitor_on {
-                        if let Some(m) = &self.monitor {
-                            m.monitor(&self.rbuf[start..], 0);
-                        }
-                    }
+                    self.note_read(start);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -268,6 +297,121 @@ impl Conn {
                 // Blocking: SO_RCVTIMEO expired.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(IoFailure::Timeout),
                 Err(e) => return Err(os_failure(e)),
+            }
+        }
+    }
+
+    fn socket(&self) -> Option<&Socket> {
+        match &self.io {
+            Io::Plain(s) => Some(s),
+            Io::Tls(t) => Some(t.get_ref()),
+            Io::Gone => None,
+        }
+    }
+
+    fn note_read(&mut self, start: usize) {
+        if self.monitor_on {
+            if let Some(m) = &self.monitor {
+                m.monitor(&self.rbuf[start..], 0);
+            }
+        }
+    }
+
+    /// One TLS record's worth of plaintext, waiting up to the timeout.
+    fn recv_tls(&mut self) -> Result<(), IoFailure> {
+        let Io::Tls(tls) = &mut self.io else { return Err(IoFailure::Closed) };
+        let start = self.rbuf.len();
+        self.rbuf.resize(start + 16 * 1024, 0);
+        let res = loop {
+            match tls.read(&mut self.rbuf[start..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        match res {
+            Ok(n) if n > 0 => {
+                self.rbuf.truncate(start + n);
+                self.note_read(start);
+                Ok(())
+            }
+            Ok(_) => {
+                self.rbuf.truncate(start);
+                Err(IoFailure::Closed)
+            }
+            Err(e) => {
+                self.rbuf.truncate(start);
+                Err(match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => IoFailure::Timeout,
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => IoFailure::Closed,
+                    _ => os_failure(e),
+                })
+            }
+        }
+    }
+
+    /// Writes the queue through TLS, blocking up to the timeout. (TLS has no
+    /// read-ahead while writing: our groups are far below socket buffers.)
+    fn flush_tls(&mut self) -> Result<(), IoFailure> {
+        if self.send_timeout_ms != Some(self.timeout_ms) {
+            let sock = self.socket().ok_or(IoFailure::Closed)?;
+            sock.set_write_timeout(Some(millis(self.timeout_ms))).map_err(os_failure)?;
+            self.send_timeout_ms = Some(self.timeout_ms);
+        }
+        let Io::Tls(tls) = &mut self.io else { return Err(self.fail(IoFailure::Closed)) };
+        let res = tls.write_all(&self.wbuf);
+        self.wbuf.clear();
+        res.map_err(|e| {
+            let f = match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => IoFailure::Timeout,
+                _ => os_failure(e),
+            };
+            self.fail(f)
+        })
+    }
+
+    /// Whether the conversation is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.io, Io::Tls(_))
+    }
+
+    /// The TLS connection, for the checks after the handshake and for the
+    /// application's events.
+    pub fn ssl(&self) -> Option<&SslRef> {
+        match &self.io {
+            Io::Tls(t) => Some(t.ssl()),
+            _ => None,
+        }
+    }
+
+    /// Runs the TLS handshake with `ssl` on this connection, waiting up to
+    /// the current timeout. Anything the server sent before the handshake
+    /// is thrown away: it was not protected, and a reply slipped in after
+    /// `220` to STARTTLS would otherwise be read as coming over TLS
+    /// (CVE-2011-0411). Returns how many such bytes were discarded.
+    pub fn start_tls(&mut self, ssl: Ssl) -> Result<usize, TlsFailure> {
+        let discarded = self.rbuf.len() - self.rpos;
+        self.rbuf.clear();
+        self.rpos = 0;
+        if self.flush().is_err() {
+            return Err(TlsFailure::State);
+        }
+        let Io::Plain(sock) = std::mem::replace(&mut self.io, Io::Gone) else {
+            return Err(TlsFailure::State);
+        };
+        let t = Some(millis(self.timeout_ms));
+        if sock.set_read_timeout(t).is_err() || sock.set_write_timeout(t).is_err() {
+            return Err(TlsFailure::Handshake);
+        }
+        self.recv_timeout_ms = Some(self.timeout_ms);
+        self.send_timeout_ms = Some(self.timeout_ms);
+        match ssl.connect(sock) {
+            Ok(stream) => {
+                self.io = Io::Tls(Box::new(stream));
+                Ok(discarded)
+            }
+            Err(_) => {
+                self.failure = Some(IoFailure::Closed);
+                Err(TlsFailure::Handshake)
             }
         }
     }

@@ -5,6 +5,10 @@
 //! default and uses whatever value comes back. The C layer maps each event
 //! to libESMTP's number and argument list.
 
+use std::ffi::CStr;
+
+use openssl::ssl::SslRef;
+
 use super::session::{EtrnNode, Message, Recipient};
 
 pub const EV_CONNECT: i32 = 0;
@@ -22,6 +26,14 @@ pub const EV_EXTNA_ETRN: i32 = 2003;
 pub const EV_EXTNA_CHUNKING: i32 = 2004;
 pub const EV_EXTNA_BINARYMIME: i32 = 2005;
 pub const EV_DELIVERBY_EXPIRED: i32 = 3000;
+pub const EV_WEAK_CIPHER: i32 = 3100;
+pub const EV_STARTTLS_OK: i32 = 3101;
+pub const EV_INVALID_PEER_CERTIFICATE: i32 = 3102;
+pub const EV_NO_PEER_CERTIFICATE: i32 = 3103;
+pub const EV_WRONG_PEER_CERTIFICATE: i32 = 3104;
+pub const EV_NO_CLIENT_CERTIFICATE: i32 = 3105;
+pub const EV_UNUSABLE_CLIENT_CERTIFICATE: i32 = 3106;
+pub const EV_UNUSABLE_CA_LIST: i32 = 3107;
 
 /// One protocol event, with the arguments libESMTP passes for it.
 pub enum Event<'a> {
@@ -46,6 +58,22 @@ pub enum Event<'a> {
     ExtnaBinaryMime,
     /// `long difference`, `int *adjust`.
     DeliverByExpired(i64),
+    /// `int bits`, `int *ok` (default 0).
+    WeakCipher(i32),
+    /// `SSL *`, cipher name, `int bits`.
+    StartTlsOk(&'a SslRef, &'a CStr, i32),
+    /// `long verify_result`, `int *ok` (default 0), `SSL *`.
+    InvalidPeerCertificate(i64, &'a SslRef),
+    /// `int *ok` (default 0).
+    NoPeerCertificate,
+    /// `int *ok` (default 0), the name that did not match, `SSL *`.
+    WrongPeerCertificate(&'a CStr, &'a SslRef),
+    /// `int *ok` (default 0).
+    NoClientCertificate,
+    /// One NULL pointer argument.
+    UnusableClientCertificate,
+    /// One NULL pointer argument.
+    UnusableCaList,
 }
 
 impl Event<'_> {
@@ -66,6 +94,14 @@ impl Event<'_> {
             Event::ExtnaChunking => EV_EXTNA_CHUNKING,
             Event::ExtnaBinaryMime => EV_EXTNA_BINARYMIME,
             Event::DeliverByExpired(_) => EV_DELIVERBY_EXPIRED,
+            Event::WeakCipher(_) => EV_WEAK_CIPHER,
+            Event::StartTlsOk(..) => EV_STARTTLS_OK,
+            Event::InvalidPeerCertificate(..) => EV_INVALID_PEER_CERTIFICATE,
+            Event::NoPeerCertificate => EV_NO_PEER_CERTIFICATE,
+            Event::WrongPeerCertificate(..) => EV_WRONG_PEER_CERTIFICATE,
+            Event::NoClientCertificate => EV_NO_CLIENT_CERTIFICATE,
+            Event::UnusableClientCertificate => EV_UNUSABLE_CLIENT_CERTIFICATE,
+            Event::UnusableCaList => EV_UNUSABLE_CA_LIST,
         }
     }
 }

@@ -15,4 +15,5 @@ pub mod reply;
 pub mod session;
 pub mod source;
 pub mod status;
+pub mod tls;
 pub mod transfer;

@@ -9,6 +9,9 @@ use std::rc::Rc;
 
 use socket2::SockAddr;
 
+use foreign_types::ForeignTypeRef;
+use openssl::ssl::{SslContext, SslContextRef};
+
 use super::conn::{resolve, Conn, IoFailure};
 use super::error::{self, set_error};
 use super::events::{report, Event, EventSink, Monitor};
@@ -17,6 +20,7 @@ use super::params::{mail_command, rcpt_command};
 use super::reply::{read_reply, Reply, ReplyError, ReplyOptions};
 use super::session::{Body, ByMode, EtrnNode, Message, Recipient, Session, StartTls, TimeoutKind};
 use super::status::StatusCell;
+use super::tls;
 use super::transfer::{send_bdat, send_data, Hooks, MessageView, TransferError};
 
 /// What the C layer knows that the engine cannot look up itself.
@@ -262,6 +266,13 @@ impl<'a> Engine<'a> {
 
     fn greeting_and_ehlo(&mut self) -> Result<(), Stop> {
         self.set_timeout(TimeoutKind::Greeting);
+        if self.sess.implicit_tls.get() {
+            let Some(ctx) = self.tls_context() else {
+                set_error(error::ERR_CLIENT_ERROR);
+                return Err(Stop::Drop);
+            };
+            self.secure(&ctx)?;
+        }
         // A greeting that is missing or cannot be parsed sends us to the
         // next address; one that stalls ends the session (libESMTP's poll
         // loop gives up before its greeting handler can ask for fallback).
@@ -273,6 +284,11 @@ impl<'a> Engine<'a> {
             self.fallback = true;
             return Err(if matches!(greeting.class(), 4 | 5) { Stop::Quit } else { Stop::Drop });
         }
+        self.ehlo()
+    }
+
+    /// EHLO, and again after STARTTLS.
+    fn ehlo(&mut self) -> Result<(), Stop> {
         self.hello(b"EHLO ")?;
         self.ext = Extensions::default();
         let ehlo = self.reply(true)?;
@@ -312,7 +328,7 @@ impl<'a> Engine<'a> {
             return Err(Stop::Quit);
         }
         self.ext = Extensions::default();
-        let tls_missing = self.sess.starttls.get() == StartTls::Required;
+        let tls_missing = self.sess.starttls.get() == StartTls::Required && !self.conn.is_tls();
         if tls_missing {
             self.event(Event::ExtnaStartTls, 0);
         }
@@ -324,13 +340,20 @@ impl<'a> Engine<'a> {
     }
 
     fn after_ehlo(&mut self) -> Result<(), Stop> {
-        // STARTTLS itself is not implemented yet. Behave as libESMTP does
-        // when it cannot set up TLS: go on in clear when TLS is only
-        // ENABLED, refuse when it is REQUIRED.
-        if self.sess.starttls.get() == StartTls::Required {
-            self.event(Event::ExtnaStartTls, 0);
-            set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
-            return Err(Stop::Quit);
+        let how = self.sess.starttls.get();
+        if !self.conn.is_tls() && how != StartTls::Disabled {
+            if self.ext.starttls {
+                if let Some(ctx) = self.tls_context() {
+                    self.starttls(&ctx)?;
+                    // RFC 3207 §4.2: forget what was learnt in clear.
+                    return self.ehlo();
+                }
+            }
+            if how == StartTls::Required {
+                self.event(Event::ExtnaStartTls, 0);
+                set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
+                return Err(Stop::Quit);
+            }
         }
         if self.ext.auth && self.opts.auth_enabled {
             // SASL is not implemented yet: never send mail that was meant to
@@ -342,6 +365,58 @@ impl<'a> Engine<'a> {
             set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
             return Err(Stop::Quit);
         }
+        Ok(())
+    }
+
+    /// The session's SSL_CTX: the application's, else the library's own,
+    /// built once per session (events report unusable files).
+    fn tls_context(&self) -> Option<SslContext> {
+        let app = self.sess.tls_ctx.get().cast::<openssl_sys::SSL_CTX>();
+        if !app.is_null() {
+            // SAFETY: the session holds a reference to the application's
+            // SSL_CTX (taken in smtp_starttls_set_ctx); to_owned takes one
+            // more for the connection.
+            return Some(unsafe { SslContextRef::from_ptr(app) }.to_owned());
+        }
+        if let Some(ctx) = self.sess.own_tls_ctx.borrow().as_ref() {
+            return Some(ctx.clone());
+        }
+        let ctx = tls::context::build(&tls::context::Layout::find(), self.sink)?;
+        *self.sess.own_tls_ctx.borrow_mut() = Some(ctx.clone());
+        Some(ctx)
+    }
+
+    /// The name the certificate must carry: getaddrinfo's canonical name,
+    /// else the host the application set.
+    fn server_name(&self) -> String {
+        let canon = self.sess.canon.borrow();
+        let server = self.sess.server.borrow();
+        let name = canon.as_deref().or(server.as_ref().map(|s| s.host.as_c_str()));
+        name.map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// TLS on the connection, or how the session must end.
+    fn secure(&mut self, ctx: &SslContext) -> Result<(), Stop> {
+        let host = self.server_name();
+        tls::handshake::secure(&mut self.conn, ctx, &host, self.sink).map_err(|r| match r {
+            tls::handshake::Refused::Broken => Stop::Drop,
+            tls::handshake::Refused::Rejected => Stop::Quit,
+        })
+    }
+
+    /// RFC 3207: STARTTLS alone, its reply, the handshake. A refusal ends
+    /// the session; there is no falling back to clear text.
+    fn starttls(&mut self, ctx: &SslContext) -> Result<(), Stop> {
+        self.write(b"STARTTLS\r\n")?;
+        let r = self.reply(false)?;
+        if r.class() != 2 {
+            if !matches!(r.class(), 4 | 5) {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+            }
+            return Err(Stop::Quit);
+        }
+        self.secure(ctx)?;
+        self.ext = Extensions::default();
         Ok(())
     }
 

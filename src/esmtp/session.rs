@@ -94,6 +94,12 @@ pub struct Session {
     pub starttls: Cell<StartTls>,
     /// `SSL_CTX *` given by the application (up-referenced), or null.
     pub tls_ctx: Cell<*mut c_void>,
+    /// The library's own context, built at the first STARTTLS and kept for
+    /// the session's later connections.
+    pub own_tls_ctx: RefCell<Option<openssl::ssl::SslContext>>,
+    /// Start every connection with a TLS handshake (RFC 8314 implicit TLS;
+    /// our extension, `smtp_tls_set_implicit`).
+    pub implicit_tls: Cell<bool>,
     /// `auth_context_t` set by the application (not owned), or null.
     pub auth_ctx: Cell<*mut c_void>,
     /// Set while `smtp_start_session` runs, to refuse re-entry from callbacks.
@@ -116,6 +122,8 @@ impl Default for Session {
             require_all_recipients: Cell::new(false),
             starttls: Cell::new(StartTls::Disabled),
             tls_ctx: Cell::new(std::ptr::null_mut()),
+            own_tls_ctx: RefCell::new(None),
+            implicit_tls: Cell::new(false),
             auth_ctx: Cell::new(std::ptr::null_mut()),
             running: Cell::new(false),
         }

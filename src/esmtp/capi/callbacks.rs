@@ -3,6 +3,8 @@
 use std::ffi::{c_char, c_int, c_long, c_void};
 
 use super::smtp_session_t;
+use foreign_types::ForeignTypeRef;
+
 use crate::esmtp::events::{Event, EventSink, Monitor};
 use crate::esmtp::session::Session;
 use crate::esmtp::source::MessageSource;
@@ -54,6 +56,18 @@ impl EventSink for CEventSink {
                 }
                 Event::ExtnaStartTls => cb(s, n, arg, std::ptr::null_mut::<c_void>()),
                 Event::DeliverByExpired(diff) => cb(s, n, arg, diff as c_long, po),
+                Event::WeakCipher(bits) => cb(s, n, arg, bits as c_int, po),
+                Event::StartTlsOk(ssl, cipher, bits) => {
+                    cb(s, n, arg, ssl.as_ptr(), cipher.as_ptr(), bits as c_int)
+                }
+                Event::InvalidPeerCertificate(verify, ssl) => {
+                    cb(s, n, arg, verify as c_long, po, ssl.as_ptr())
+                }
+                Event::NoPeerCertificate | Event::NoClientCertificate => cb(s, n, arg, po),
+                Event::WrongPeerCertificate(name, ssl) => cb(s, n, arg, po, name.as_ptr(), ssl.as_ptr()),
+                Event::UnusableClientCertificate | Event::UnusableCaList => {
+                    cb(s, n, arg, std::ptr::null_mut::<c_void>())
+                }
             }
         }
         out

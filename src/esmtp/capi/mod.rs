@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod callbacks;
 pub mod etrn;
+pub mod ext;
 pub mod headers;
 pub mod message;
 pub mod misc;

@@ -329,14 +329,6 @@ pub unsafe extern "C" fn smtp_auth_set_context(session: smtp_session_t, context:
 pub type smtp_starttls_passwordcb_t =
     Option<unsafe extern "C" fn(*mut c_char, c_int, c_int, *mut c_void) -> c_int>;
 
-/// The process-wide password callback for keys the library loads itself.
-pub struct PasswordCallback {
-    pub cb: unsafe extern "C" fn(*mut c_char, c_int, c_int, *mut c_void) -> c_int,
-    pub arg: usize,
-}
-
-pub static PASSWORD_CB: std::sync::Mutex<Option<PasswordCallback>> = std::sync::Mutex::new(None);
-
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
@@ -349,8 +341,7 @@ pub unsafe extern "C" fn smtp_starttls_set_password_cb(
             check_args!(false, 0);
             return 0;
         };
-        let mut slot = PASSWORD_CB.lock().unwrap_or_else(|e| e.into_inner());
-        *slot = Some(PasswordCallback { cb, arg: arg as usize });
+        crate::esmtp::tls::context::set_password_callback(cb, arg);
         1
     })
 }

@@ -29,6 +29,11 @@ const HEADERS: &[Header] = &[
         ],
     },
     Header {
+        file: "include/libesmtp-ext.h",
+        config: "include/cbindgen-libesmtp-ext.toml",
+        sources: &["src/esmtp/capi/ext.rs"],
+    },
+    Header {
         file: "include/auth-client.h",
         config: "include/cbindgen-auth-client.toml",
         sources: &["src/esmtp/capi/auth.rs"],

@@ -1,0 +1,86 @@
+//! Turning a connection into a TLS one and deciding whether to trust it:
+//! libESMTP's checks, in its order, each with its event.
+
+use std::ffi::CString;
+use std::net::IpAddr;
+
+use openssl::ssl::{Ssl, SslContext, SslRef};
+use openssl::x509::X509VerifyResult;
+
+use super::context::{self, Layout};
+use super::names;
+use crate::esmtp::conn::Conn;
+use crate::esmtp::error::{self, set_error};
+use crate::esmtp::events::{report, Event, EventSink};
+
+/// Why TLS was not established.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The connection cannot carry on (handshake failed, SSL not created):
+    /// `SMTP_ERR_CLIENT_ERROR` is set; close without QUIT.
+    Broken,
+    /// A check failed or the application said no: QUIT over TLS, no error
+    /// code (as libESMTP).
+    Rejected,
+}
+
+/// Runs the handshake on `conn` for `host` (the canonical name, else the
+/// configured one) and the checks after it; reports STARTTLS_OK on success.
+pub fn secure(
+    conn: &mut Conn,
+    ctx: &SslContext,
+    host: &str,
+    sink: Option<&dyn EventSink>,
+) -> Result<(), Refused> {
+    let broken = || {
+        set_error(error::ERR_CLIENT_ERROR);
+        Refused::Broken
+    };
+    let mut ssl = Ssl::new(ctx).map_err(|_| broken())?;
+    // SNI for names, never for address literals (RFC 6066 §3). libESMTP
+    // sent none.
+    if host.parse::<IpAddr>().is_err() && !host.is_empty() {
+        ssl.set_hostname(host).map_err(|_| broken())?;
+    }
+    if !context::use_host_certificate(&mut ssl, &Layout::find(), host, sink) {
+        return Err(broken());
+    }
+    conn.start_tls(ssl).map_err(|_| broken())?;
+    let ssl = conn.ssl().ok_or_else(broken)?;
+    if !acceptable(ssl, host, sink) {
+        return Err(Refused::Rejected);
+    }
+    let (name, bits) = match ssl.current_cipher() {
+        Some(c) => (c.name(), c.bits().secret),
+        None => ("", 0),
+    };
+    let name = CString::new(name).unwrap_or_default();
+    report(sink, Event::StartTlsOk(ssl, &name, bits), 0);
+    Ok(())
+}
+
+/// libESMTP's checks after the handshake, in its order: the chain, the
+/// cipher's strength, then the certificate's presence and name. The
+/// application's `ok` decides each; the default is no.
+fn acceptable(ssl: &SslRef, host: &str, sink: Option<&dyn EventSink>) -> bool {
+    let verify = ssl.verify_result();
+    if verify != X509VerifyResult::OK
+        && report(sink, Event::InvalidPeerCertificate(verify.as_raw() as i64, ssl), 0) == 0
+    {
+        return false;
+    }
+    let bits = ssl.current_cipher().map_or(0, |c| c.bits().secret);
+    if bits <= 40 && report(sink, Event::WeakCipher(bits), 0) == 0 {
+        return false;
+    }
+    match ssl.peer_certificate() {
+        None => report(sink, Event::NoPeerCertificate, 0) != 0,
+        Some(cert) => match names::check_host(&cert, host) {
+            Ok(()) => true,
+            Err(name) => {
+                let name = CString::new(name.replace('\0', "")).unwrap_or_default();
+                report(sink, Event::WrongPeerCertificate(&name, ssl), 0) != 0
+            }
+        },
+    }
+}

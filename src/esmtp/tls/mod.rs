@@ -1,0 +1,5 @@
+//! STARTTLS (RFC 3207) and implicit TLS (RFC 8314) on the system OpenSSL.
+
+pub mod context;
+pub mod handshake;
+pub mod names;

@@ -2,8 +2,12 @@
  * the loader finds and checks every status, so a broken library cannot look
  * fast. Built once against Debian's libesmtp.h.
  *
- *   esmtp_bench HOST:PORT one-session N     one session, N messages
- *   esmtp_bench HOST:PORT sessions N        N sessions of one message
+ *   esmtp_bench HOST:PORT one-session N [tls]    one session, N messages
+ *   esmtp_bench HOST:PORT sessions N [tls]       N sessions of one message
+ *
+ * With "tls", STARTTLS is required (the server's CA is found through
+ * $XDG_CONFIG_DIR/libesmtp/ca.pem) and every session must report
+ * SMTP_EV_STARTTLS_OK.
  *
  * Each message is ~8 KiB to 5 recipients. Exit status 0 only if every
  * message and recipient was accepted (2xx, complete).
@@ -52,6 +56,15 @@ static void add_message (smtp_session_t s, const char *body)
 }
 
 static int bad;
+static int tls, tls_ok;
+
+static void event_cb (smtp_session_t session, int event_no, void *arg, ...)
+{
+  (void) session;
+  (void) arg;
+  if (event_no == SMTP_EV_STARTTLS_OK)
+    tls_ok++;
+}
 
 static void check_rcpt (smtp_recipient_t r, const char *mailbox, void *arg)
 {
@@ -82,6 +95,11 @@ static int run (const char *server, int nmsgs, const char *body)
   int i, ok;
   smtp_set_server (s, server);
   smtp_set_hostname (s, "bench.example.org");
+  if (tls)
+    {
+      smtp_starttls_enable (s, Starttls_REQUIRED);
+      smtp_set_eventcb (s, event_cb, NULL);
+    }
   for (i = 0; i < nmsgs; i++)
     add_message (s, body);
   ok = smtp_start_session (s);
@@ -100,11 +118,12 @@ int main (int argc, char **argv)
 {
   char *body;
   int n, i;
-  if (argc != 4)
+  if (argc != 4 && !(argc == 5 && strcmp (argv[4], "tls") == 0))
     {
-      fprintf (stderr, "usage: %s HOST:PORT one-session|sessions N\n", argv[0]);
+      fprintf (stderr, "usage: %s HOST:PORT one-session|sessions N [tls]\n", argv[0]);
       return 2;
     }
+  tls = argc == 5;
   n = atoi (argv[3]);
   body = make_body ();
   if (strcmp (argv[2], "one-session") == 0)
@@ -113,6 +132,11 @@ int main (int argc, char **argv)
     for (i = 0; i < n && !bad; i++)
       run (argv[1], 1, body);
   free (body);
+  if (tls && tls_ok != (strcmp (argv[2], "one-session") == 0 ? 1 : n))
+    {
+      fprintf (stderr, "%d STARTTLS_OK events\n", tls_ok);
+      bad++;
+    }
   if (bad)
     {
       fprintf (stderr, "%d failures\n", bad);

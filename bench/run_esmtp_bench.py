@@ -9,6 +9,9 @@ Scenarios:
   a  one session of 2,000 messages (~8 KiB, 5 recipients) to bench/sink.py
   b  1,000 sessions of one message to bench/sink.py
   c  one session of 20 messages to Postfix's smtp-sink (delayed ACKs)
+  d  one STARTTLS session of 2,000 messages to bench/sink.py
+  e  200 STARTTLS sessions of one message, one process each (libESMTP
+     1.1.0 cannot run a second STARTTLS session in a process)
 
 Reported per library: median CPU time (user+sys), wall time and peak RSS,
 the per-pair ratios ours/theirs, and callgrind instruction counts for
@@ -57,6 +60,24 @@ def setup():
         sh("dpkg-deb", "-x", os.path.join(tmp, deb), sink_dir)
         shutil.rmtree(tmp)
     libs = {"theirs": theirs, "ours": os.path.join(REPO, "target", "lib")}
+    pki = os.path.join(OUT, "pki")
+    if not os.path.exists(os.path.join(pki, "server.pem")):
+        os.makedirs(pki, exist_ok=True)
+        def ossl(*a):
+            sh("openssl", *a, cwd=pki, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-days", "30", "-subj", "/CN=bench CA")
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+             "-subj", "/CN=localhost")
+        with open(os.path.join(pki, "ext.cnf"), "w") as f:
+            f.write("subjectAltName=DNS:localhost\n")
+        ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "server.pem", "-days", "30", "-extfile", "ext.cnf")
+        xdg = os.path.join(pki, "xdg", "libesmtp")
+        os.makedirs(xdg, mode=0o700, exist_ok=True)
+        os.chmod(os.path.join(pki, "xdg"), 0o700)
+        shutil.copy(os.path.join(pki, "ca.pem"), os.path.join(xdg, "ca.pem"))
+        os.chmod(os.path.join(xdg, "ca.pem"), 0o600)
     floor = os.path.join(OUT, "smtp_floor")
     sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "bench", "smtp_floor.c"), "-o", floor)
     return binary, smtp_sink, libs, floor
@@ -67,8 +88,10 @@ class Server:
 
     def __init__(self, kind, smtp_sink):
         self.portfile = tempfile.mktemp(dir=OUT)
-        if kind == "sink":
-            self.proc = subprocess.Popen([PY, os.path.join(REPO, "bench", "sink.py"), self.portfile],
+        if kind in ("sink", "tls-sink"):
+            pki = os.path.join(OUT, "pki")
+            tls = [os.path.join(pki, "server.pem"), os.path.join(pki, "server.key")] if kind == "tls-sink" else []
+            self.proc = subprocess.Popen([PY, os.path.join(REPO, "bench", "sink.py"), self.portfile] + tls,
                                          stdout=subprocess.PIPE)
             for _ in range(100):
                 if os.path.exists(self.portfile) and open(self.portfile).read():
@@ -96,11 +119,19 @@ class Server:
             self.proc.wait()
 
 
-def measure(binary, lib, server, mode, n):
+def measure(binary, lib, server, mode, n, tls=False):
+    if tls and mode == "processes":
+        # One process per session: CPU summed, peak RSS the largest.
+        runs = [measure(binary, lib, server, "sessions", 1, tls) for _ in range(n)]
+        return {"cpu": sum(r["cpu"] for r in runs), "wall": sum(r["wall"] for r in runs),
+                "rss": max(r["rss"] for r in runs)}
     env = dict(os.environ, LD_LIBRARY_PATH=lib)
+    args = [binary, "127.0.0.1:%d" % server.port, mode, str(n)]
+    if tls:
+        env["XDG_CONFIG_DIR"] = os.path.join(OUT, "pki", "xdg")
+        args = [binary, "localhost:%d" % server.port, mode, str(n), "tls"]
     t0 = time.monotonic()
-    proc = subprocess.Popen([binary, "127.0.0.1:%d" % server.port, mode, str(n)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
     out, err = proc.communicate()
@@ -119,11 +150,14 @@ def measure_floor(floor, server, n):
     return {"cpu": ru.ru_utime + ru.ru_stime, "wall": time.monotonic() - t0, "rss": ru.ru_maxrss}
 
 
-def callgrind(binary, lib, server, mode, n):
+def callgrind(binary, lib, server, mode, n, tls=False):
     out = os.path.join(OUT, "callgrind.out")
     env = dict(os.environ, LD_LIBRARY_PATH=lib)
-    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                        binary, "127.0.0.1:%d" % server.port, mode, str(n)],
+    args = [binary, "127.0.0.1:%d" % server.port, mode, str(n)]
+    if tls:
+        env["XDG_CONFIG_DIR"] = os.path.join(OUT, "pki", "xdg")
+        args = [binary, "localhost:%d" % server.port, mode, str(n), "tls"]
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + args,
                        env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit("callgrind run failed: " + r.stderr[-2000:])
@@ -136,6 +170,8 @@ SCENARIOS = [
     ("a", "one session, 2,000 messages of 8 KiB x 5 rcpts, fast sink", "sink", "one-session", 2000),
     ("b", "1,000 sessions of one message, fast sink", "sink", "sessions", 1000),
     ("c", "one session, 20 messages, Postfix smtp-sink", "smtp-sink", "one-session", 20),
+    ("d", "one STARTTLS session, 2,000 messages", "tls-sink", "one-session", 2000),
+    ("e", "200 STARTTLS sessions, one process each", "tls-sink", "processes", 200),
 ]
 
 
@@ -143,17 +179,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--only", help="scenario letters to run, e.g. de")
     args = ap.parse_args()
     binary, smtp_sink, libs, floor = setup()
     lines = ["| scenario | metric | libESMTP 1.1.0 (median) | ours (median) | ours/theirs (median of pairs) |",
              "|---|---|---|---|---|"]
     for key, title, kind, mode, n in SCENARIOS:
+        if args.only and key not in args.only:
+            continue
         server = Server(kind, smtp_sink)
         try:
             results = {"theirs": [], "ours": [], "floor": []}
             for _ in range(args.runs):
                 for who in ("theirs", "ours"):
-                    results[who].append(measure(binary, libs[who], server, mode, n))
+                    results[who].append(measure(binary, libs[who], server, mode, n, kind == "tls-sink"))
                 if mode == "sessions":
                     results["floor"].append(measure_floor(floor, server, n))
         finally:
@@ -178,12 +217,14 @@ def main():
         lines.append("")
         lines.append("| callgrind (instructions, client process) | libESMTP 1.1.0 | ours | ours/theirs |")
         lines.append("|---|---|---|---|")
-        for label, mode, n in (("a: one session, 200 messages", "one-session", 200),
-                               ("b: 100 sessions of one message", "sessions", 100)):
-            server = Server("sink", smtp_sink)
+        for label, mode, n, tls in (("a: one session, 200 messages", "one-session", 200, False),
+                                    ("b: 100 sessions of one message", "sessions", 100, False),
+                                    ("d: one STARTTLS session, 200 messages", "one-session", 200, True),
+                                    ("e: one STARTTLS session process", "sessions", 1, True)):
+            server = Server("tls-sink" if tls else "sink", smtp_sink)
             try:
-                t = callgrind(binary, libs["theirs"], server, mode, n)
-                o = callgrind(binary, libs["ours"], server, mode, n)
+                t = callgrind(binary, libs["theirs"], server, mode, n, tls)
+                o = callgrind(binary, libs["ours"], server, mode, n, tls)
             finally:
                 server.stop()
             lines.append("| %s | %d | %d | %.3f |" % (label, t, o, o / t))

@@ -1,18 +1,22 @@
 """A minimal SMTP sink for benchmarks: answers every command at once.
 
-    python3 bench/sink.py PORTFILE
+    python3 bench/sink.py PORTFILE [CERT KEY]
 
 Listens on 127.0.0.1 (port written to PORTFILE), announces PIPELINING,
 8BITMIME and SIZE, accepts everything, and acknowledges TCP segments
 promptly (TCP_QUICKACK) so the client's own behaviour is what is measured.
+With CERT and KEY it also offers STARTTLS (no TLS 1.3 session tickets:
+libESMTP 1.1.0 can stall on them).
 Counts accepted messages; prints the count when stopped with SIGTERM.
 """
 import asyncio
 import signal
 import socket
+import ssl
 import sys
 
 accepted = 0
+tls_ctx = None
 
 
 async def session(reader, writer):
@@ -43,7 +47,13 @@ async def session(reader, writer):
             continue
         verb = line[:4].upper()
         if verb == b"EHLO":
-            writer.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n")
+            starttls = b"250-STARTTLS\r\n" if tls_ctx and not writer.get_extra_info("ssl_object") else b""
+            writer.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + starttls
+                         + b"250 SIZE 100000000\r\n")
+        elif verb == b"STAR" and tls_ctx:
+            writer.write(b"220 go ahead\r\n")
+            await writer.drain()
+            await writer.start_tls(tls_ctx)
         elif verb == b"DATA":
             in_data = True
             writer.write(b"354 go ahead\r\n")
@@ -59,6 +69,11 @@ async def session(reader, writer):
 
 
 async def main():
+    global tls_ctx
+    if len(sys.argv) == 4:
+        tls_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        tls_ctx.num_tickets = 0
     server = await asyncio.start_server(session, "127.0.0.1", 0, backlog=512)
     port = server.sockets[0].getsockname()[1]
     with open(sys.argv[1], "w") as f:

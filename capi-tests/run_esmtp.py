@@ -15,6 +15,14 @@ same program run against the library in DIR2.
 DIR may be the word "debian": a symlink directory <build-dir>/../debian-lib
 resolving only libesmtp to Debian's original is created and used.
 
+TLS: when a selected case needs them, test certificates are made once per
+run by tls_fixtures.py in <build-dir>/run/tls-fixtures-<pid> (removed at
+the end unless --keep).  "{FIXTURES}" in a case's scenario, args or env is
+replaced by that directory.  A case's "tlsconf" is laid out as libESMTP's
+configuration directory with owner-only permissions (see esmtp/cases.py)
+and XDG_CONFIG_DIR points at it.  Programs are compiled with
+-DHAVE_LIBESMTP_EXT when <include>/libesmtp-ext.h exists.
+
 Cases flagged "divergent" (the original crashes, or our library deliberately
 differs) are never run against the original libESMTP: with --lib pointing at
 it they are reported as "skip" (not counted as passed), and --diff-against
@@ -44,7 +52,9 @@ ORIGINAL = "/usr/lib/x86_64-linux-gnu/libesmtp.so.6.2.0"
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 sys.path.insert(0, ESMTP)
+sys.path.insert(0, HERE)
 from cases import CASES, PENDING  # noqa: E402  (the manifest)
+import tls_fixtures  # noqa: E402
 
 
 class Failure(Exception):
@@ -84,17 +94,20 @@ def compile_prog(prog, opts):
     if not cc:
         raise Failure("no C compiler (cc) found")
     src = os.path.join(ESMTP, prog + ".c")
+    ext_h = os.path.join(opts.include, "libesmtp-ext.h")
+    have_ext = os.path.exists(ext_h)
     key = re.sub(r"[^A-Za-z0-9]+", "_", opts.include + "__" + opts.lib)[-80:]
-    out_dir = os.path.join(opts.build_dir, key)
+    out_dir = os.path.join(opts.build_dir, key + ("_ext" if have_ext else ""))
     os.makedirs(out_dir, exist_ok=True)
     binary = os.path.join(out_dir, prog)
-    deps = [src, os.path.join(ESMTP, "common.h")]
+    deps = [src, os.path.join(ESMTP, "common.h")] + ([ext_h] if have_ext else [])
     if os.path.exists(binary) and all(os.path.getmtime(binary) >= os.path.getmtime(d)
                                       for d in deps):
         return binary
     with open(src) as f:
         ssl = "<openssl/" in f.read()
-    cmd = [cc, "-Wall", "-Wextra", "-Werror", "-I" + opts.include, src,
+    cmd = [cc, "-Wall", "-Wextra", "-Werror", "-I" + opts.include] + \
+        (["-DHAVE_LIBESMTP_EXT"] if have_ext else []) + [src,
            "-o", binary + ".tmp", "-L" + opts.lib, "-lesmtp"]
     if ssl:
         cmd += ["-lssl", "-lcrypto"]
@@ -114,10 +127,64 @@ def kill_group(proc):
         pass
 
 
-def start_server(case, tmp, deadline):
+def needs_fixtures(case):
+    return "tlsconf" in case or "{FIXTURES}" in json.dumps(case)
+
+
+def subst(obj, fixtures):
+    """Replace "{FIXTURES}" in every string of obj (recursively)."""
+    if isinstance(obj, str):
+        return obj.replace("{FIXTURES}", fixtures or "{FIXTURES}")
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(subst(o, fixtures) for o in obj)
+    if isinstance(obj, dict):
+        return {k: subst(v, fixtures) for k, v in obj.items()}
+    return obj
+
+
+def layout_tlsconf(spec, root, fixtures):
+    """Create libESMTP's configuration directory `root` from a case's
+    "tlsconf": {relative path: source or (source, mode)}.  Source: the name
+    of a fixture file or directory (copied), "text:..." (these contents),
+    "empty" (an empty file) or "dir" (an empty directory).  Default modes:
+    files 0600, directories 0700 (owner-only, as libESMTP checks); parent
+    directories are created 0700."""
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    os.chmod(root, 0o700)
+    fixed = []
+    for rel, src in sorted(spec.items()):
+        src, mode = src if isinstance(src, (tuple, list)) else (src, None)
+        path = os.path.join(root, rel)
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, mode=0o700)
+        if src == "dir":
+            os.mkdir(path, 0o700)
+        elif src == "empty" or src.startswith("text:"):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, src[5:].encode() if src != "empty" else b"")
+            os.close(fd)
+        elif os.path.isdir(os.path.join(fixtures, src)):
+            shutil.copytree(os.path.join(fixtures, src), path)
+            for dp, dns, fns in os.walk(path):
+                os.chmod(dp, 0o700)
+                for fn in fns:
+                    os.chmod(os.path.join(dp, fn), 0o600)
+        else:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(os.path.join(fixtures, src), "rb") as f:
+                os.write(fd, f.read())
+            os.close(fd)
+        if mode is not None:
+            fixed.append((path, mode))
+    for path, mode in fixed:        # after the contents: a 0500 dir stays fillable
+        os.chmod(path, mode)
+
+
+def start_server(case, tmp, deadline, fixtures=None):
     sc_path = os.path.join(tmp, "scenario.json")
     with open(sc_path, "w") as f:
-        json.dump(case.get("scenario") or {}, f, indent=1)
+        json.dump(subst(case.get("scenario") or {}, fixtures), f, indent=1)
     port_file = os.path.join(tmp, "port")
     tr = os.path.join(tmp, "transcript.txt")
     smtpd = os.path.join(HERE, "smtpd.py")
@@ -126,7 +193,8 @@ def start_server(case, tmp, deadline):
     srv = subprocess.Popen([PY, smtpd, "--scenario", sc_path, "--transcript", tr,
                             "--port-file", port_file, "--max-conns",
                             str(case.get("conns", 1)), "--deadline", str(deadline)]
-                           + (["--ipv6"] if case.get("ipv6") else []),
+                           + (["--ipv6"] if case.get("ipv6") else [])
+                           + (["--dual"] if case.get("host") == "localhost" else []),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            start_new_session=True)
     end = time.monotonic() + 10
@@ -196,12 +264,14 @@ def run_case(case, binary, libdir, opts):
     timeout = case.get("timeout", 20) * (4 if opts.valgrind else 1)
     srv = None
     try:
+        fixtures = getattr(opts, "fixtures", None)
         if case.get("scenario") is not None:
-            srv, port, tr = start_server(case, tmp, timeout + 10)
-            server_arg = ("[::1]:%d" if case.get("ipv6") else "127.0.0.1:%d") % port
+            srv, port, tr = start_server(case, tmp, timeout + 10, fixtures)
+            host = "[::1]" if case.get("ipv6") else case.get("host", "127.0.0.1")
+            server_arg = "%s:%d" % (host, port)
         else:
             server_arg = case.get("server", "127.0.0.1:1")
-        cmd = [binary, server_arg] + list(case.get("args", []))
+        cmd = [binary, server_arg] + subst(list(case.get("args", [])), fixtures)
         vlog = os.path.join(tmp, "valgrind.log")
         if opts.valgrind:
             vg = shutil.which("valgrind")
@@ -213,8 +283,18 @@ def run_case(case, binary, libdir, opts):
                 (["--suppressions=" + supp] if os.path.exists(supp) else []) + cmd
         env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": libdir, "TZ": "UTC",
                "LC_ALL": "C", "HOME": tmp}
+        if "tlsconf" in case:
+            if case.get("tlsconf_home"):    # $HOME/.config/libesmtp
+                layout_tlsconf(case["tlsconf"], os.path.join(tmp, ".config", "libesmtp"),
+                               fixtures)
+            else:
+                xdg = os.path.join(tmp, "xdg")
+                layout_tlsconf(case["tlsconf"], os.path.join(xdg, "libesmtp"), fixtures)
+                env["XDG_CONFIG_DIR"] = xdg
+        env.update(subst(case.get("env", {}), fixtures))
         prog = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, cwd=tmp, start_new_session=True)
+                                stdin=subprocess.DEVNULL, env=env, cwd=tmp,
+                                start_new_session=True)
         try:
             out, err = prog.communicate(timeout=timeout)
             rc = prog.returncode
@@ -335,6 +415,14 @@ def main():
         opts.run_dir = os.path.join(opts.build_dir, "run")
         os.makedirs(opts.run_dir, exist_ok=True)
         os.makedirs(EXPECTED, exist_ok=True)
+        opts.fixtures = None
+        if any(needs_fixtures(c) for c in cases):
+            opts.fixtures = os.path.join(opts.run_dir, "tls-fixtures-%d" % os.getpid())
+            shutil.rmtree(opts.fixtures, ignore_errors=True)
+            try:
+                tls_fixtures.make(opts.fixtures)
+            except (tls_fixtures.FixtureError, OSError, subprocess.SubprocessError) as e:
+                raise Failure("TLS test certificates: %s" % e)
     except Failure as e:
         print("FAIL setup: %s" % e)
         print("capi-esmtp: 0 passed, %d failed" % max(1, len(cases)))
@@ -370,6 +458,8 @@ def main():
                         msg = "compile of %s failed (see above)" % c["prog"]
                     shown.add(c["prog"])
                 print("FAIL %s\n%s" % (c["name"], msg.rstrip("\n")), flush=True)
+    if opts.fixtures and not opts.keep:
+        shutil.rmtree(opts.fixtures, ignore_errors=True)
     if not cases:
         print("FAIL no case matched the filters")
         failed = 1

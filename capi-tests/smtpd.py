@@ -34,10 +34,27 @@ Scenario keys:
   enhanced   use enhanced codes in default replies (default: true if
              ENHANCEDSTATUSCODES is in "ehlo")
   rcvbuf     SO_RCVBUF of the listening (and so the accepted) socket
-  tls_cert   PEM file (certificate + key) for STARTTLS; relative paths are
-             relative to this script.  With it, a STARTTLS rule with
-             "tls": true answers 220 and performs the TLS handshake; the
-             transcript then shows the decrypted lines.
+  tls_cert   PEM file (certificate [+ chain] [+ key]) for STARTTLS;
+             relative paths are relative to this script.  With it, a
+             STARTTLS rule with "tls": true answers 220 (or its own reply /
+             raw) and performs the TLS handshake; the transcript then shows
+             the decrypted lines.  Bytes already received after STARTTLS are
+             discarded (noted).
+  tls_key    key file, if it is not in tls_cert
+  tls_client_ca  CA file: ask for a client certificate and verify it
+             against this CA; the transcript notes the subject CN (or
+             "none").  tls_client_cert: "required" (default; the handshake
+             fails without one) or "optional".
+  tls_max_version  "TLSv1.2" or "TLSv1.3" (default: OpenSSL's maximum)
+  tls_ciphers  OpenSSL cipher list for TLS 1.2 (e.g. "eNULL:@SECLEVEL=0";
+             with "aNULL:..." no tls_cert is needed: an anonymous server)
+  tls_tickets  TLS 1.3 session tickets sent (default 0: the original
+             libESMTP sometimes hangs on them, see esmtp/NOTES.md)
+  tls_log_sni  note the SNI host name the client sent (or "none")
+  implicit_tls  true: the whole connection is TLS from the first byte (as
+             on port 465): handshake first, then the greeting
+  ehlo_tls   EHLO extension lines used once the connection is on TLS
+             (default: "ehlo")
   rules      list of rules, first match wins.  Rule keys:
      cmd     GREETING, EHLO, HELO, MAIL, RCPT, DATA, EOD (reply to the final
              "."), BDAT (each chunk; arg is "<n>" or "<n> LAST"), RSET,
@@ -45,6 +62,7 @@ Scenario keys:
              NOOP, ... or "*" for any command
      arg     regex searched in the rest of the line (case-insensitive)
      conn    only on this connection (1-based)
+     on_tls  true / false: only when the connection is / is not on TLS
      times   rule applies this many times, then is ignored
    and the response:
      reply   string or list of strings, each sent followed by CRLF
@@ -63,6 +81,23 @@ Scenario keys:
              socket buffer sizes and timing.
      auth    for AUTH: number of 334 challenges ("then" applies after the
              final reply); challenge text in "challenge" (default empty)
+     tls     for STARTTLS: true = after the reply, do what "tls_action"
+             says (default "handshake"):
+               handshake      a real TLS handshake (needs tls_cert)
+               garbage        wait for the client's first TLS record, answer
+                              "tls_garbage" (default "this is not TLS\r\n")
+                              instead of a handshake, wait for the client to
+                              close
+               close          wait for the client's first TLS record, close
+               close_partial  wait for the client's first TLS record, send
+                              the first 7 bytes of the real server reply,
+                              close
+             An injected reply pipelined behind the 220 (the CVE-2011-0411
+             class) is just a "raw" reply: {"raw": "220 go\r\n250 x\r\n"}.
+
+After a failed handshake the server sends its alert (if any), shuts down
+its sending side and keeps reading (discarding) until the client closes,
+for at most 5 s, so that the client sees the alert rather than a reset.
 """
 
 import argparse
@@ -253,7 +288,7 @@ class Conn:
             if self.state == "data":
                 if line == b".\r\n":
                     self.state = "cmd"
-                    self.respond(self.srv.match("EOD", "", self.number),
+                    self.respond(self.srv.match("EOD", "", self.number, self.tls is not None),
                                  self.srv.code("250", "2.0.0", "message accepted"))
             elif self.state == "auth":
                 self.auth_step(line)
@@ -267,9 +302,12 @@ class Conn:
         srv = self.srv
         # BDAT is matched when its chunk has arrived (bdat_reply); matching
         # here too would use up "times".
-        rule = srv.match(verb, arg, self.number) if verb != "BDAT" else None
+        rule = srv.match(verb, arg, self.number, self.tls is not None) \
+            if verb != "BDAT" else None
         if verb == "EHLO":
             ext = srv.sc.get("ehlo", [])
+            if self.tls is not None:
+                ext = srv.sc.get("ehlo_tls", ext)
             dflt = ["250%s%s Hello" % ("-" if ext else " ", srv.host)]
             dflt += ["250%s%s" % ("-" if i < len(ext) - 1 else " ", e)
                      for i, e in enumerate(ext)]
@@ -301,9 +339,10 @@ class Conn:
             self.respond(rule, "250 queuing started")
         elif verb == "STARTTLS":
             if rule and rule.get("tls"):
-                self.respond(rule, "220 ready to start TLS")
+                sent = self.respond(rule, "220 ready to start TLS")
                 self.flush()
-                self.start_tls()
+                if sent.startswith("2") and not self.closing and self.state == "cmd":
+                    self.after_220(rule.get("tls_action", "handshake"), rule)
             else:
                 self.respond(rule, srv.code("454", "4.7.0", "TLS not available"))
         elif verb == "AUTH":
@@ -319,19 +358,78 @@ class Conn:
     # -- TLS.  Memory BIOs keep every byte under our control: with an
     # SSLSocket, records read along with the handshake can sit inside
     # OpenSSL while select() reports nothing to read.
-    def start_tls(self):
+    def after_220(self, action, rule):
         if self.inbuf:              # RFC 3207: no pipelining past STARTTLS
             self.srv.tr.note("data pipelined after STARTTLS discarded")
             self.inbuf = b""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.srv.tls_cert)
-        # TLS 1.3 session tickets arrive after the client's handshake has
-        # finished; the original libESMTP then sometimes waits for a reply
-        # without having flushed its next command (see NOTES.md).  Scenario
-        # key "tls_tickets" (default 0) sets how many are sent.
-        ctx.num_tickets = int(self.srv.sc.get("tls_tickets", 0))
+        if action == "handshake":
+            self.start_tls()
+            return
+        hello = self.read_record()
+        if hello is None:
+            return
+        if action == "garbage":
+            data = rule.get("tls_garbage", "this is not TLS\r\n").encode("latin-1")
+            self.srv.tr.note("server answers the ClientHello with garbage")
+            self.queue(data, raw_lines(data))
+            self.flush()
+            self.linger()
+        elif action == "close":
+            self.srv.tr.note("server closes connection mid-handshake")
+            self.closing = True
+        elif action == "close_partial":
+            self.new_tls()
+            self.bio_in.write(hello)
+            try:
+                self.tls.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError as e:
+                self.srv.tr.note("TLS handshake failed: %s" % e.reason)
+            out = self.bio_out.read()
+            self.tls = None
+            self.srv.tr.note("server sends the first 7 bytes of its handshake reply and closes"
+                             if out else "server has no handshake reply; closes")
+            try:
+                self.sock.sendall(out[:7])
+            except OSError:
+                pass
+            self.closing = True
+        else:
+            raise ValueError("unknown tls_action %r" % action)
+
+    def read_record(self):
+        """Read the client's first TLS record (normally its ClientHello),
+        waiting at most 5 s.  Returns its bytes, or None (connection ends)."""
+        data = b""
+        limit = time.monotonic() + 5
+        while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+            if time.monotonic() > limit:
+                self.srv.tr.note("client sent no complete TLS record within 5 s")
+                self.closing = True
+                return None
+            more = self.srv.wait_recv(self.sock, limit)
+            if more is None:
+                continue
+            if not more:
+                self.srv.tr.note("client closed connection%s"
+                                 % (" in the middle of a TLS record" if data else ""))
+                self.closing = True
+                return None
+            data += more
+        self.srv.tr.note("client sent a TLS %s"
+                         % ("ClientHello" if data[0] == 0x16 and data[5:6] == b"\x01"
+                            else "record of type %d" % data[0]))
+        return data
+
+    def new_tls(self):
         self.bio_in, self.bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.tls = ctx.wrap_bio(self.bio_in, self.bio_out, server_side=True)
+        self.tls = self.srv.tls_context().wrap_bio(self.bio_in, self.bio_out,
+                                                   server_side=True)
+
+    def start_tls(self):
+        """TLS handshake; returns True on success."""
+        self.new_tls()
         while True:
             try:
                 self.tls.do_handshake()
@@ -342,15 +440,55 @@ class Conn:
                 if not data:
                     self.srv.tr.note("TLS handshake failed: client closed connection")
                     self.closing = True
-                    return
+                    return False
                 self.bio_in.write(data)
             except ssl.SSLError as e:
-                self.tls_send()
+                self.tls_send()     # the alert
                 self.srv.tr.note("TLS handshake failed: %s" % e.reason)
-                self.closing = True
-                return
+                self.linger()
+                return False
         self.tls_send()
-        self.srv.tr.note("TLS handshake done: %s" % self.tls.version())
+        srv = self.srv
+        srv.tr.note("TLS handshake done: %s" % self.tls.version())
+        # Application data that came in the same read as the client's
+        # Finished is already inside the SSL object: select() would not
+        # report it.
+        try:
+            while True:
+                chunk = self.tls.read(65536)
+                if not chunk:
+                    break
+                self.inbuf += chunk
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLError:
+            pass                    # reported by the next recv()
+        self.tls_send()
+        if srv.sc.get("tls_log_sni"):
+            srv.tr.note("TLS SNI: %s" % (srv.sni if srv.sni is not None else "none"))
+        if srv.sc.get("tls_client_ca"):
+            cert = self.tls.getpeercert()
+            cn = [v for rdn in (cert or {}).get("subject", ()) for k, v in rdn
+                  if k == "commonName"]
+            srv.tr.note("TLS client certificate: %s" % ("CN=" + cn[-1] if cn else "none"))
+        return True
+
+    def linger(self):
+        """After a failure: stop sending, read until the client closes (at
+        most 5 s) so that it gets our last bytes instead of a reset."""
+        self.closing = True
+        self.tls = None
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        limit = time.monotonic() + 5
+        while time.monotonic() < limit:
+            data = self.srv.wait_recv(self.sock, limit)
+            if data == b"":
+                self.srv.tr.note("client closed connection")
+                return
+        self.srv.tr.note("client did not close the connection within 5 s")
 
     def tls_send(self):
         data = self.bio_out.read()
@@ -370,7 +508,10 @@ class Conn:
             out = b""
             try:
                 while True:
-                    out += self.tls.read(65536)
+                    chunk = self.tls.read(65536)
+                    if not chunk:   # close_notify received: EOF from now on
+                        return out
+                    out += chunk
             except ssl.SSLWantReadError:
                 pass
             except (ssl.SSLZeroReturnError, ssl.SSLError):
@@ -382,7 +523,7 @@ class Conn:
 
     def bdat_reply(self):
         last = "LAST" in self.bdat_arg.upper().split()[1:]
-        rule = self.srv.match("BDAT", self.bdat_arg, self.number)
+        rule = self.srv.match("BDAT", self.bdat_arg, self.number, self.tls is not None)
         if last:
             dflt = self.srv.code("250", "2.0.0", "message accepted")
         else:
@@ -409,9 +550,13 @@ class Conn:
     def run(self):
         srv = self.srv
         srv.tr.note("connection %d" % self.number)
-        self.respond(srv.match("GREETING", "", self.number),
-                     "220 %s ESMTP smtpd.py ready" % srv.host)
         try:
+            if srv.sc.get("implicit_tls"):
+                srv.tr.note("implicit TLS: handshake before the greeting")
+                if not self.start_tls():
+                    return
+            self.respond(srv.match("GREETING", "", self.number, self.tls is not None),
+                         "220 %s ESMTP smtpd.py ready" % srv.host)
             while True:
                 self.process()
                 if self.state == "stall":
@@ -434,6 +579,12 @@ class Conn:
             srv.tr.note(str(e))
             srv.expired = True
         finally:
+            if self.tls is not None and not self.peer_gone:
+                try:                # close_notify, like a real server
+                    self.tls.unwrap()
+                except (ssl.SSLError, ValueError):
+                    pass
+                self.tls_send()
             self.sock.close()
 
 
@@ -472,21 +623,51 @@ class Server:
         self.enhanced = scenario.get("enhanced", "ENHANCEDSTATUSCODES" in ehlo)
         self.rules = [dict(r) for r in scenario.get("rules", [])]
         self.tr = Transcript(args.transcript)
-        cert = scenario.get("tls_cert")
-        self.tls_cert = os.path.join(os.path.dirname(os.path.abspath(__file__)), cert) \
-            if cert else None
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.tls_cert, self.tls_key, self.tls_client_ca = (
+            os.path.join(here, scenario[k]) if scenario.get(k) else None
+            for k in ("tls_cert", "tls_key", "tls_client_ca"))
+        self.sni = None
         self.deadline = time.monotonic() + args.deadline
         self.stopping = False       # set by SIGTERM: finish current conn, exit
         self.expired = False        # deadline hit (or runner gave up)
 
+    def tls_context(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if self.tls_cert is not None:
+            ctx.load_cert_chain(self.tls_cert, self.tls_key)
+        elif not self.sc.get("tls_ciphers"):
+            raise ValueError("scenario has no tls_cert")
+        if self.sc.get("tls_ciphers"):
+            ctx.set_ciphers(self.sc["tls_ciphers"])
+        # TLS 1.3 session tickets arrive after the client's handshake has
+        # finished; the original libESMTP then sometimes waits for a reply
+        # without having flushed its next command (see NOTES.md).  Scenario
+        # key "tls_tickets" (default 0) sets how many are sent.
+        ctx.num_tickets = int(self.sc.get("tls_tickets", 0))
+        if self.sc.get("tls_max_version"):
+            ctx.maximum_version = getattr(ssl.TLSVersion,
+                                          self.sc["tls_max_version"].replace(".", "_"))
+        if self.tls_client_ca:
+            ctx.load_verify_locations(self.tls_client_ca)
+            ctx.verify_mode = (ssl.CERT_OPTIONAL if self.sc.get("tls_client_cert") == "optional"
+                               else ssl.CERT_REQUIRED)
+        if self.sc.get("tls_log_sni"):
+            def on_sni(sslobj, name, c):
+                self.sni = name
+            ctx.sni_callback = on_sni
+        return ctx
+
     def code(self, code, enh, text):
         return "%s %s %s" % (code, enh, text) if self.enhanced else "%s %s" % (code, text)
 
-    def match(self, cmd, arg, conn):
+    def match(self, cmd, arg, conn, on_tls=False):
         for r in self.rules:
             if r.get("cmd", "*").upper() not in (cmd, "*"):
                 continue
             if "conn" in r and int(r["conn"]) != conn:
+                continue
+            if "on_tls" in r and bool(r["on_tls"]) != on_tls:
                 continue
             if "arg" in r and not re.search(r["arg"], arg, re.I):
                 continue
@@ -503,7 +684,9 @@ class Server:
             raise Stop("deadline reached")
         return left
 
-    def wait_recv(self, sock):
+    def wait_recv(self, sock, until=None):
+        """Next bytes from sock, b"" at EOF; with `until` (a monotonic
+        time) None once it has passed without data."""
         # Once asked to stop, the client program has exited: its socket is
         # closed, so EOF is due at once; 3 s is only a safety margin.
         limit = time.monotonic() + 3 if self.stopping else None
@@ -512,8 +695,10 @@ class Server:
             if r:
                 try:
                     return sock.recv(65536)
-                except ConnectionResetError:
+                except (ConnectionResetError, TimeoutError):
                     return b""
+            if until is not None and time.monotonic() > until:
+                return None
             if self.stopping:
                 limit = limit or time.monotonic() + 3
                 if time.monotonic() > limit:
@@ -534,6 +719,18 @@ class Server:
         ls.bind((addr, 0))
         ls.listen(8)
         port = ls.getsockname()[1]
+        listeners = [ls]
+        if self.args.dual:
+            # For "localhost:PORT": whichever address the resolver lists
+            # first must answer, or a refused ::1 would leave an errno.
+            try:
+                l6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                l6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                l6.bind(("::1", port))
+                l6.listen(8)
+                listeners.append(l6)
+            except OSError:
+                pass            # no IPv6 loopback: then localhost is 127.0.0.1
         if self.args.port_file:
             tmp = self.args.port_file + ".tmp"
             with open(tmp, "w") as f:
@@ -544,12 +741,12 @@ class Server:
         n = 0
         try:
             while n < self.args.max_conns:
-                r, _, _ = select.select([ls], [], [], min(self.remaining(), 0.2))
+                r, _, _ = select.select(listeners, [], [], min(self.remaining(), 0.2))
                 if self.stopping and not r:
                     return 0
                 if not r:
                     continue
-                sock, _ = ls.accept()
+                sock, _ = r[0].accept()
                 sock.settimeout(5)  # bounds sendall() on a full socket
                 n += 1
                 Conn(self, sock, n).run()
@@ -581,6 +778,8 @@ def main():
     ap.add_argument("--max-conns", type=int, default=1)
     ap.add_argument("--deadline", type=float, default=20.0)
     ap.add_argument("--ipv6", action="store_true", help="listen on ::1")
+    ap.add_argument("--dual", action="store_true",
+                    help="listen on 127.0.0.1 and on the same port of ::1 (if possible)")
     args = ap.parse_args()
     srv = Server(args, load_scenario(args.scenario))
 

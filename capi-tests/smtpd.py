@@ -100,6 +100,7 @@ its sending side and keeps reading (discarding) until the client closes,
 for at most 5 s, so that the client sees the alert rather than a reset.
 """
 
+import warnings
 import argparse
 import ast
 import json
@@ -111,6 +112,9 @@ import signal
 import socket
 import sys
 import time
+
+# Old TLS versions are asked for on purpose (tls_max_version).
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 # ---------------------------------------------------------------- escaping
 

@@ -1,0 +1,6 @@
+//! libopensmtpd 0.7, re-implemented: the OpenSMTPD filter protocol and its
+//! C API (issue 4, in progress).
+
+pub mod ctx;
+pub mod phase;
+pub mod protocol;

@@ -2,5 +2,6 @@
 //! C API (issue 4, in progress).
 
 pub mod ctx;
+pub mod params;
 pub mod phase;
 pub mod protocol;

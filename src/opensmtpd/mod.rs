@@ -5,3 +5,4 @@ pub mod ctx;
 pub mod params;
 pub mod phase;
 pub mod protocol;
+pub mod reply;

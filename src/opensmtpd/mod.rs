@@ -5,4 +5,5 @@ pub mod ctx;
 pub mod params;
 pub mod phase;
 pub mod protocol;
+pub mod registration;
 pub mod reply;

@@ -7,3 +7,4 @@ pub mod phase;
 pub mod protocol;
 pub mod registration;
 pub mod reply;
+pub mod session;

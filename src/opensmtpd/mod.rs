@@ -9,6 +9,7 @@
 //! `opensmtpd.h`, the C tests and the benchmark.
 
 pub mod ctx;
+pub mod dispatch;
 pub mod params;
 pub mod phase;
 pub mod protocol;

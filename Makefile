@@ -24,8 +24,13 @@ ESMTP_MAP := src/esmtp/libesmtp.map
 # Every exported name, so the linker pulls it out of the archive.
 ESMTP_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(ESMTP_MAP))
 
+OSMTPD_SO := libopensmtpd.so.0.1.0
+OSMTPD_SONAME := libopensmtpd.so.0
+OSMTPD_MAP := src/opensmtpd/libopensmtpd.map
+OSMTPD_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(OSMTPD_MAP))
+
 .PHONY: all deps demo check install clean FORCE
-all: $(OUT)/$(ESMTP_SO)
+all: $(OUT)/$(ESMTP_SO) $(OUT)/$(OSMTPD_SO)
 
 # --no-as-needed keeps libssl/libcrypto NEEDED like the original's, so an
 # application's SSL * and ours are the same library's.
@@ -40,6 +45,17 @@ $(OUT)/$(ESMTP_SO): FORCE
 	  -lgcc_s -lpthread -ldl -lm -lc
 	ln -sf $(ESMTP_SO) $(OUT)/$(ESMTP_SONAME)
 	ln -sf $(ESMTP_SONAME) $(OUT)/libesmtp.so
+
+# libevent is NEEDED like the original's: filters add their own events to
+# its global base, which osmtpd_run dispatches.
+$(OUT)/$(OSMTPD_SO): $(OUT)/$(ESMTP_SO)
+	$(CC) -shared -o $@ -Wl,-soname,$(OSMTPD_SONAME) \
+	  -Wl,--version-script=$(OSMTPD_MAP) -Wl,--gc-sections -Wl,-z,relro,-z,now \
+	  $(addprefix -Wl$(comma)-u$(comma),$(OSMTPD_EXPORTS)) \
+	  $(ARCHIVE) -Wl,--no-as-needed -levent -Wl,--as-needed \
+	  -lgcc_s -lpthread -ldl -lm -lc
+	ln -sf $(OSMTPD_SO) $(OUT)/$(OSMTPD_SONAME)
+	ln -sf $(OSMTPD_SONAME) $(OUT)/libopensmtpd.so
 
 comma := ,
 

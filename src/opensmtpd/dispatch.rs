@@ -39,6 +39,8 @@ pub enum Args<'a> {
     MsgStatus(u32, i32),
     Envelope(u32, u64),
     Commit(u32, usize),
+    /// link-auth: user name and result (0 pass, 1 fail, 2 error).
+    Auth(&'a CStr, i32),
 }
 
 /// The filter's callbacks, as the C layer holds them.
@@ -67,6 +69,10 @@ fn cstr_in(buf: &mut Vec<u8>, bytes: &[u8]) -> *const libc::c_char {
 }
 
 impl Dispatcher {
+    pub fn new(needs: u32) -> Self {
+        Dispatcher { needs, ..Dispatcher::default() }
+    }
+
     /// Handles one event line.
     pub fn event(&mut self, ev: &Event<'_>, cb: &mut dyn Callbacks) -> Result<(), ParseError> {
         let (sp, created) = self.sessions.get_or_create(ev.reqid);
@@ -175,7 +181,19 @@ impl Dispatcher {
                 }
                 cb.call(incoming, ev.phase, cptr, Args::Text(text(s0, p)));
             }
-            Phase::LinkAuth => cb.call(incoming, ev.phase, cptr, Args::Text(text(s0, p))),
+            Phase::LinkAuth => {
+                // `user|result` up to protocol 0.6, `result|user` since 0.7.
+                let (a, b) =
+                    split_first(p).ok_or(ParseError("Invalid line received: missing auth result"))?;
+                let (user, result) = if ev.version.1 >= 7 { (b, a) } else { (a, b) };
+                let result = match result {
+                    b"pass" => 0,
+                    b"fail" => 1,
+                    b"error" => 2,
+                    _ => return Err(ParseError("Invalid line received: invalid auth result")),
+                };
+                cb.call(incoming, ev.phase, cptr, Args::Auth(text(s0, user), result));
+            }
             Phase::TxBegin => {
                 let id = params::msgid(p)?;
                 session.ctx.msgid = if need(NEED_MSGID) { id } else { 0 };

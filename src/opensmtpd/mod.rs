@@ -8,6 +8,7 @@
 //! which filters add their own events to), `libopensmtpd.so.0` and
 //! `opensmtpd.h`, the C tests and the benchmark.
 
+pub mod capi;
 pub mod ctx;
 pub mod dispatch;
 pub mod params;

@@ -124,6 +124,10 @@ impl Sessions {
         self.map.len()
     }
 
+    pub fn ids(&self) -> Vec<u64> {
+        self.map.keys().copied().collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

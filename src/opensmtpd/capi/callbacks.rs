@@ -1,0 +1,93 @@
+//! The filter's C callbacks, kept by event, and calling them with the
+//! arguments libopensmtpd passes.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void};
+
+use crate::opensmtpd::ctx::osmtpd_ctx;
+use crate::opensmtpd::dispatch::{Args, Callbacks};
+use crate::opensmtpd::phase::Phase;
+
+type Ctx = *mut osmtpd_ctx;
+type Ss = *mut libc::sockaddr_storage;
+
+/// One callback, by its C signature.
+#[derive(Clone, Copy)]
+pub enum Cb {
+    Plain(unsafe extern "C" fn(Ctx)),
+    Text(unsafe extern "C" fn(Ctx, *const c_char)),
+    Connect(unsafe extern "C" fn(Ctx, *const c_char, Ss)),
+    LinkConnect(unsafe extern "C" fn(Ctx, *const c_char, c_int, Ss, Ss)),
+    Msg(unsafe extern "C" fn(Ctx, u32)),
+    MsgAddr(unsafe extern "C" fn(Ctx, u32, *const c_char, c_int)),
+    MsgStatus(unsafe extern "C" fn(Ctx, u32, c_int)),
+    Envelope(unsafe extern "C" fn(Ctx, u32, u64)),
+    Commit(unsafe extern "C" fn(Ctx, u32, usize)),
+    Auth(unsafe extern "C" fn(Ctx, *const c_char, c_int)),
+}
+
+pub type CreateFn = unsafe extern "C" fn(Ctx) -> *mut c_void;
+pub type DeleteFn = unsafe extern "C" fn(Ctx, *mut c_void);
+
+/// Everything the filter registered, copied out for the run loop.
+#[derive(Clone, Default)]
+pub struct Table {
+    pub by_event: HashMap<(bool, Phase), Cb>,
+    pub session: (Option<CreateFn>, Option<DeleteFn>),
+    pub message: (Option<CreateFn>, Option<DeleteFn>),
+}
+
+// The context pointers come only from the dispatcher, which passes its own
+// live contexts; handing them to the filter's callbacks is the point.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+impl Callbacks for Table {
+    fn call(&mut self, incoming: bool, phase: Phase, ctx: Ctx, args: Args<'_>) {
+        let Some(cb) = self.by_event.get(&(incoming, phase)).copied() else { return };
+        // SAFETY: each callback was registered through the function whose
+        // prototype gives exactly this signature, and the dispatcher passes
+        // the matching arguments; pointers are valid for the call.
+        unsafe {
+            match (cb, args) {
+                (Cb::Plain(f), _) => f(ctx),
+                (Cb::Text(f), Args::Text(t)) => f(ctx, t.as_ptr()),
+                (Cb::Connect(f), Args::Connect { rdns, src }) => f(ctx, rdns.as_ptr(), src),
+                (Cb::LinkConnect(f), Args::LinkConnect { rdns, fcrdns, src, dst }) => {
+                    f(ctx, rdns.as_ptr(), fcrdns, src, dst)
+                }
+                (Cb::Msg(f), Args::Msg(id)) => f(ctx, id),
+                (Cb::MsgAddr(f), Args::MsgAddr(id, a, st)) => f(ctx, id, a.as_ptr(), st),
+                (Cb::MsgStatus(f), Args::MsgStatus(id, st)) => f(ctx, id, st),
+                (Cb::Envelope(f), Args::Envelope(id, e)) => f(ctx, id, e),
+                (Cb::Commit(f), Args::Commit(id, n)) => f(ctx, id, n),
+                (Cb::Auth(f), Args::Auth(u, r)) => f(ctx, u.as_ptr(), r),
+                // A shape mismatch cannot happen (registration fixes the
+                // shape per event); ignore rather than call with wrong args.
+                _ => {}
+            }
+        }
+    }
+
+    fn session_created(&mut self, ctx: Ctx) -> *mut c_void {
+        // SAFETY: the filter's oncreate_session with a live context.
+        self.session.0.map_or(std::ptr::null_mut(), |f| unsafe { f(ctx) })
+    }
+
+    fn session_deleted(&mut self, ctx: Ctx, local: *mut c_void) {
+        if let Some(f) = self.session.1 {
+            // SAFETY: the filter's ondelete_session, its own pointer back.
+            unsafe { f(ctx, local) }
+        }
+    }
+
+    fn message_created(&mut self, ctx: Ctx) -> *mut c_void {
+        // SAFETY: the filter's oncreate_message with a live context.
+        self.message.0.map_or(std::ptr::null_mut(), |f| unsafe { f(ctx) })
+    }
+
+    fn message_deleted(&mut self, ctx: Ctx, local: *mut c_void) {
+        if let Some(f) = self.message.1 {
+            // SAFETY: the filter's ondelete_message, its own pointer back.
+            unsafe { f(ctx, local) }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `osmtpd_run`: the event loop on stdin/stdout, on libevent's global base
+//! so that events a filter adds itself (timers, libasr's async DNS) are
+//! served by the same loop, as libopensmtpd's man page promises.
+//!
+//! Unlike libopensmtpd 0.7, which re-armed epoll for every answer, stdin is
+//! one persistent read event and answers are written straight away after
+//! each batch of input; only when stdout is full does a write event wait.
+//! At EOF every answer still queued is written before returning, and the
+//! sessions still open get their `ondelete_session`.
+
+use std::cell::RefCell;
+use std::ffi::{c_int, c_short, c_void, CString};
+
+use super::callbacks::Table;
+use super::output;
+use crate::opensmtpd::dispatch::Dispatcher;
+use crate::opensmtpd::protocol::{self, Line};
+
+/// Longest line accepted from smtpd (libopensmtpd's buffer; it took a
+/// longer one for EOF).
+const MAX_LINE: usize = 65536;
+
+const EV_READ: c_short = 0x02;
+const EV_WRITE: c_short = 0x04;
+const EV_PERSIST: c_short = 0x10;
+
+type EventCb = extern "C" fn(c_int, c_short, *mut c_void);
+
+#[link(name = "event")]
+extern "C" {
+    fn event_init() -> *mut c_void;
+    fn event_new(base: *mut c_void, fd: c_int, events: c_short, cb: EventCb, arg: *mut c_void)
+        -> *mut c_void;
+    fn event_add(ev: *mut c_void, tv: *const libc::timeval) -> c_int;
+    fn event_del(ev: *mut c_void) -> c_int;
+    fn event_free(ev: *mut c_void);
+    fn event_base_dispatch(base: *mut c_void) -> c_int;
+    fn event_base_loopexit(base: *mut c_void, tv: *const libc::timeval) -> c_int;
+}
+
+pub struct Loop {
+    pub table: Table,
+    pub conf: Option<unsafe extern "C" fn(*const libc::c_char, *const libc::c_char)>,
+    dispatcher: Dispatcher,
+    input: Vec<u8>,
+    base: *mut c_void,
+    write_ev: *mut c_void,
+    write_armed: bool,
+}
+
+thread_local! {
+    static LOOP: RefCell<Option<Loop>> = const { RefCell::new(None) };
+}
+
+fn set_nonblocking(fd: c_int, on: bool) {
+    // SAFETY: fcntl on our own standard descriptors.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            let flags = if on { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
+            libc::fcntl(fd, libc::F_SETFL, flags);
+        }
+    }
+}
+
+/// Runs the loop until smtpd closes stdin.
+pub fn run(
+    table: Table,
+    conf: Option<unsafe extern "C" fn(*const libc::c_char, *const libc::c_char)>,
+    needs: u32,
+    registration: Vec<u8>,
+) {
+    // SAFETY: event_init creates libevent's global base (or returns it),
+    // which is what filters' own event_set/event_add use.
+    let base = unsafe { event_init() };
+    if base.is_null() {
+        super::die(b"event_init failed");
+    }
+    set_nonblocking(0, true);
+    set_nonblocking(1, true);
+    // SAFETY: a new event on fd 0/1 of `base`; the callbacks are ours.
+    let (read_ev, write_ev) = unsafe {
+        (
+            event_new(base, 0, EV_READ | EV_PERSIST, on_read, std::ptr::null_mut()),
+            event_new(base, 1, EV_WRITE, on_write, std::ptr::null_mut()),
+        )
+    };
+    if read_ev.is_null() || write_ev.is_null() {
+        super::die(b"event_new failed");
+    }
+    let dispatcher = Dispatcher::new(needs);
+    LOOP.with(|l| {
+        *l.borrow_mut() = Some(Loop {
+            table,
+            conf,
+            dispatcher,
+            input: Vec::with_capacity(MAX_LINE),
+            base,
+            write_ev,
+            write_armed: false,
+        })
+    });
+    output::push(&registration);
+    flush_or_arm();
+    // SAFETY: live events on the live base.
+    unsafe {
+        event_add(read_ev, std::ptr::null());
+        event_base_dispatch(base);
+        event_del(read_ev);
+        event_del(write_ev);
+        event_free(read_ev);
+        event_free(write_ev);
+    }
+    finish();
+}
+
+/// After EOF: everything queued is written, open sessions are ended.
+fn finish() {
+    set_nonblocking(1, false);
+    output::flush_blocking();
+    if let Some(mut l) = LOOP.with(|l| l.borrow_mut().take()) {
+        let ids = l.dispatcher.sessions.ids();
+        for id in ids {
+            l.dispatcher.end_session(id, &mut l.table);
+        }
+    }
+    output::flush_blocking();
+}
+
+/// Writes what can be written now; waits for stdout otherwise.
+fn flush_or_arm() {
+    let pending = output::flush_nonblocking();
+    LOOP.with(|l| {
+        if let Some(l) = l.borrow_mut().as_mut() {
+            if pending && !l.write_armed {
+                // SAFETY: the write event belongs to the live base.
+                unsafe { event_add(l.write_ev, std::ptr::null()) };
+                l.write_armed = true;
+            }
+        }
+    });
+}
+
+extern "C" fn on_write(_fd: c_int, _what: c_short, _arg: *mut c_void) {
+    LOOP.with(|l| {
+        if let Some(l) = l.borrow_mut().as_mut() {
+            l.write_armed = false;
+        }
+    });
+    crate::common::guard::guard((), || {}, flush_or_arm);
+}
+
+extern "C" fn on_read(_fd: c_int, _what: c_short, _arg: *mut c_void) {
+    let eof = crate::common::guard::guard(true, || {}, read_and_dispatch);
+    if eof {
+        LOOP.with(|l| {
+            if let Some(l) = l.borrow().as_ref() {
+                // SAFETY: the live base.
+                unsafe { event_base_loopexit(l.base, std::ptr::null()) };
+            }
+        });
+    } else {
+        flush_or_arm();
+    }
+}
+
+/// Reads what stdin has and handles every complete line; true at EOF.
+fn read_and_dispatch() -> bool {
+    let mut lp = match LOOP.with(|l| l.borrow_mut().take()) {
+        Some(l) => l,
+        None => return true,
+    };
+    let mut input = std::mem::take(&mut lp.input);
+    let eof = read_into(&mut input);
+    let mut start = 0;
+    while let Some(i) = memchr::memchr(b'\n', &input[start..]) {
+        let end = start + i;
+        let line = &input[start..end];
+        handle_line(&mut lp, line.strip_suffix(b"\r").unwrap_or(line));
+        start = end + 1;
+    }
+    input.drain(..start);
+    if input.len() > MAX_LINE {
+        super::die(b"Invalid line received: line too long");
+    }
+    if eof && !input.is_empty() {
+        super::die(b"Invalid line received: unterminated line at end of input");
+    }
+    lp.input = input;
+    LOOP.with(|l| *l.borrow_mut() = Some(lp));
+    eof
+}
+
+fn read_into(buf: &mut Vec<u8>) -> bool {
+    loop {
+        let start = buf.len();
+        buf.reserve(MAX_LINE);
+        // SAFETY: reads into the spare capacity reserved just above.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().add(start).cast(), buf.capacity() - start) };
+        match n {
+            0 => return true,
+            n if n > 0 => {
+                // SAFETY: read initialised `n` bytes.
+                unsafe { buf.set_len(start + n as usize) };
+                if (n as usize) < buf.capacity() - start {
+                    return false;
+                }
+            }
+            _ => {
+                let e = std::io::Error::last_os_error();
+                match e.kind() {
+                    std::io::ErrorKind::Interrupted => continue,
+                    std::io::ErrorKind::WouldBlock => return false,
+                    _ => return true,
+                }
+            }
+        }
+    }
+}
+
+fn handle_line(lp: &mut Loop, line: &[u8]) {
+    let fail = |msg: &str| {
+        let mut m = msg.as_bytes().to_vec();
+        m.extend_from_slice(b": ");
+        m.extend_from_slice(line);
+        super::die(&m)
+    };
+    match protocol::parse(line) {
+        Err(e) => fail(e.0),
+        Ok(Line::Config { key, value }) => {
+            if let Some(conf) = lp.conf {
+                let k = (key != b"ready" || value.is_some())
+                    .then(|| CString::new(key.to_vec()).unwrap_or_default());
+                let v = value.map(|v| CString::new(v.to_vec()).unwrap_or_default());
+                // SAFETY: the filter's conf callback; NULL/NULL at `ready`.
+                unsafe {
+                    conf(
+                        k.as_ref().map_or(std::ptr::null(), |k| k.as_ptr()),
+                        v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+                    )
+                };
+            }
+        }
+        Ok(Line::Event(ev)) => {
+            if let Err(e) = lp.dispatcher.event(&ev, &mut lp.table) {
+                fail(e.0)
+            }
+        }
+    }
+}

@@ -36,6 +36,27 @@ DEBIAN_SO = "/usr/lib/x86_64-linux-gnu/libesmtp.so.6.2.0"
 PY = "/usr/bin/python3"
 
 
+TIME_FILE = os.path.join(OUT, "time.out")
+
+
+def timed_popen(args, **kw):
+    """Starts `args` under /usr/bin/time for its peak RSS: a child forked
+    from Python would count the interpreter's memory in ru_maxrss, while
+    time(1) reports the program's own."""
+    return subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", TIME_FILE] + list(args), **kw)
+
+
+def timed_wait(proc):
+    """Waits for a timed_popen process: exit status, user and system CPU
+    seconds (wait4's microsecond figures: time(1) only has 10 ms), peak RSS
+    in KiB."""
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    with open(TIME_FILE) as f:
+        rss = int(f.read().split()[-1])
+    return proc.returncode, ru.ru_utime, ru.ru_stime, rss
+
+
 def sh(*cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
@@ -131,23 +152,23 @@ def measure(binary, lib, server, mode, n, tls=False):
         env["XDG_CONFIG_DIR"] = os.path.join(OUT, "pki", "xdg")
         args = [binary, "localhost:%d" % server.port, mode, str(n), "tls"]
     t0 = time.monotonic()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(proc.pid, 0)
+    proc = timed_popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    status, user, sys_, rss = timed_wait(proc)
     wall = time.monotonic() - t0
-    out, err = proc.communicate()
+    err = proc.stderr.read()
+    proc.stderr.close()
     if status != 0:
         raise SystemExit("benchmark run failed with %s: %s" % (lib, err.decode(errors="replace")))
-    return {"cpu": ru.ru_utime + ru.ru_stime, "user": ru.ru_utime, "sys": ru.ru_stime,
-            "wall": wall, "rss": ru.ru_maxrss}
+    return {"cpu": user + sys_, "user": user, "sys": sys_, "wall": wall, "rss": rss}
 
 
 def measure_floor(floor, server, n):
     t0 = time.monotonic()
-    proc = subprocess.Popen([floor, str(server.port), str(n)], stdout=subprocess.DEVNULL)
-    _, status, ru = os.wait4(proc.pid, 0)
+    proc = timed_popen([floor, str(server.port), str(n)], stdout=subprocess.DEVNULL)
+    status, user, sys_, rss = timed_wait(proc)
     if status != 0:
         raise SystemExit("floor client failed")
-    return {"cpu": ru.ru_utime + ru.ru_stime, "wall": time.monotonic() - t0, "rss": ru.ru_maxrss}
+    return {"cpu": user + sys_, "wall": time.monotonic() - t0, "rss": rss}
 
 
 def callgrind(binary, lib, server, mode, n, tls=False):

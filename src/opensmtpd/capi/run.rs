@@ -20,6 +20,12 @@ use crate::opensmtpd::protocol::{self, Line};
 /// longer one for EOF).
 const MAX_LINE: usize = 65536;
 
+/// How much is read from smtpd at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// Answers waiting for smtpd beyond which input is not read: smtpd must
+/// take answers before it gets more work done.
+const OUTPUT_HIGH_WATER: usize = 4 << 20;
+
 const EV_READ: c_short = 0x02;
 const EV_WRITE: c_short = 0x04;
 const EV_PERSIST: c_short = 0x10;
@@ -40,6 +46,8 @@ extern "C" {
 
 pub struct Loop {
     pub table: Table,
+    read_ev: *mut c_void,
+    reading: bool,
     pub conf: Option<unsafe extern "C" fn(*const libc::c_char, *const libc::c_char)>,
     dispatcher: Dispatcher,
     input: Vec<u8>,
@@ -92,6 +100,8 @@ pub fn run(
     LOOP.with(|l| {
         *l.borrow_mut() = Some(Loop {
             table,
+            read_ev,
+            reading: true,
             conf,
             dispatcher,
             input: Vec::with_capacity(MAX_LINE),
@@ -127,15 +137,26 @@ fn finish() {
     output::flush_blocking();
 }
 
-/// Writes what can be written now; waits for stdout otherwise.
+/// Writes what can be written now; waits for stdout otherwise, and stops
+/// reading while too much waits.
 fn flush_or_arm() {
     let pending = output::flush_nonblocking();
+    let backlog = output::with(|o| o.len());
     LOOP.with(|l| {
         if let Some(l) = l.borrow_mut().as_mut() {
-            if pending && !l.write_armed {
-                // SAFETY: the write event belongs to the live base.
-                unsafe { event_add(l.write_ev, std::ptr::null()) };
-                l.write_armed = true;
+            // SAFETY: the events belong to the live base.
+            unsafe {
+                if pending && !l.write_armed {
+                    event_add(l.write_ev, std::ptr::null());
+                    l.write_armed = true;
+                }
+                if l.reading && backlog > OUTPUT_HIGH_WATER {
+                    event_del(l.read_ev);
+                    l.reading = false;
+                } else if !l.reading && backlog <= OUTPUT_HIGH_WATER / 2 {
+                    event_add(l.read_ev, std::ptr::null());
+                    l.reading = true;
+                }
             }
         }
     });
@@ -191,20 +212,20 @@ fn read_and_dispatch() -> bool {
     eof
 }
 
+/// One read of at most a buffer's worth: the loop comes back while there
+/// is more, so memory stays bounded however fast smtpd writes.
 fn read_into(buf: &mut Vec<u8>) -> bool {
     loop {
         let start = buf.len();
-        buf.reserve(MAX_LINE);
+        buf.reserve(READ_CHUNK);
         // SAFETY: reads into the spare capacity reserved just above.
-        let n = unsafe { libc::read(0, buf.as_mut_ptr().add(start).cast(), buf.capacity() - start) };
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().add(start).cast(), READ_CHUNK) };
         match n {
             0 => return true,
             n if n > 0 => {
                 // SAFETY: read initialised `n` bytes.
                 unsafe { buf.set_len(start + n as usize) };
-                if (n as usize) < buf.capacity() - start {
-                    return false;
-                }
+                return false;
             }
             _ => {
                 let e = std::io::Error::last_os_error();

@@ -42,7 +42,7 @@ $(OUT)/$(ESMTP_SO): FORCE
 	  -Wl,--version-script=$(ESMTP_MAP) -Wl,--gc-sections -Wl,-z,relro,-z,now \
 	  $(addprefix -Wl$(comma)-u$(comma),$(ESMTP_EXPORTS)) \
 	  $(ARCHIVE) -Wl,--no-as-needed -lssl -lcrypto -Wl,--as-needed \
-	  -lgcc_s -lpthread -ldl -lm -lc
+	  -static-libgcc -lpthread -ldl -lm -lc
 	ln -sf $(ESMTP_SO) $(OUT)/$(ESMTP_SONAME)
 	ln -sf $(ESMTP_SONAME) $(OUT)/libesmtp.so
 
@@ -53,7 +53,7 @@ $(OUT)/$(OSMTPD_SO): $(OUT)/$(ESMTP_SO)
 	  -Wl,--version-script=$(OSMTPD_MAP) -Wl,--gc-sections -Wl,-z,relro,-z,now \
 	  $(addprefix -Wl$(comma)-u$(comma),$(OSMTPD_EXPORTS)) \
 	  $(ARCHIVE) -Wl,--no-as-needed -levent -Wl,--as-needed \
-	  -lgcc_s -lpthread -ldl -lm -lc
+	  -static-libgcc -lpthread -ldl -lm -lc
 	ln -sf $(OSMTPD_SO) $(OUT)/$(OSMTPD_SONAME)
 	ln -sf $(OSMTPD_SONAME) $(OUT)/libopensmtpd.so
 

@@ -36,25 +36,7 @@ DEBIAN_SO = "/usr/lib/x86_64-linux-gnu/libesmtp.so.6.2.0"
 PY = "/usr/bin/python3"
 
 
-TIME_FILE = os.path.join(OUT, "time.out")
-
-
-def timed_popen(args, **kw):
-    """Starts `args` under /usr/bin/time for its peak RSS: a child forked
-    from Python would count the interpreter's memory in ru_maxrss, while
-    time(1) reports the program's own."""
-    return subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", TIME_FILE] + list(args), **kw)
-
-
-def timed_wait(proc):
-    """Waits for a timed_popen process: exit status, user and system CPU
-    seconds (wait4's microsecond figures: time(1) only has 10 ms), peak RSS
-    in KiB."""
-    _, status, ru = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    with open(TIME_FILE) as f:
-        rss = int(f.read().split()[-1])
-    return proc.returncode, ru.ru_utime, ru.ru_stime, rss
+from benchlib import timed_popen, timed_wait  # noqa: E402
 
 
 def sh(*cmd, **kw):

@@ -41,7 +41,21 @@ pub(crate) fn die(msg: &[u8]) -> ! {
     std::process::exit(1)
 }
 
+/// The panic firewall of this library's exports: a panic must not unwind
+/// into the filter, and a filter cannot go on after one, so it ends like
+/// any other fatal error of libopensmtpd, with a message and exit 1.
+fn firewall<R>(body: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(r) => r,
+        Err(_) => die(b"osmtpd: internal error"),
+    }
+}
+
 fn register(filter: bool, incoming: bool, phase: Phase, cb: Option<Cb>) {
+    firewall(|| register_inner(filter, incoming, phase, cb))
+}
+
+fn register_inner(filter: bool, incoming: bool, phase: Phase, cb: Option<Cb>) {
     if RUNNING.with(Cell::get) {
         die(b"Can't register when proc is running");
     }
@@ -101,6 +115,10 @@ pub extern "C" fn osmtpd_need(needs: c_int) {
 /// Registers with smtpd and serves it until it closes the pipe.
 #[no_mangle]
 pub extern "C" fn osmtpd_run() {
+    firewall(run_inner)
+}
+
+fn run_inner() {
     if RUNNING.with(|r| r.replace(true)) {
         die(b"Can't register when proc is running");
     }
@@ -114,6 +132,10 @@ pub extern "C" fn osmtpd_run() {
 
 /// Queues a `filter-result` line for the context's session and token.
 fn answer(ctx: *mut osmtpd_ctx, d: &Decision<'_>) {
+    firewall(|| answer_inner(ctx, d))
+}
+
+fn answer_inner(ctx: *mut osmtpd_ctx, d: &Decision<'_>) {
     // SAFETY: `ctx` is a context this library handed to a callback.
     let Some(ctx) = (unsafe { ctx.as_ref() }) else { die(b"osmtpd: NULL context") };
     match filter_result(ctx.version_minor as u32, ctx.reqid, ctx.token, d) {
@@ -165,7 +187,7 @@ pub unsafe extern "C" fn mailcompat_osmtpd_dataline(ctx: *mut osmtpd_ctx, text: 
     else {
         die(b"osmtpd: NULL context")
     };
-    output::with(|o| data_lines(o, c.version_minor as u32, c.reqid, c.token, text));
+    firewall(|| output::with(|o| data_lines(o, c.version_minor as u32, c.reqid, c.token, text)));
 }
 
 /// The shim's hook before `osmtpd_err`/`errx` exit: queued answers go out.

@@ -18,6 +18,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "target", "bench")
 DEBIAN = "/usr/lib/x86_64-linux-gnu/libopensmtpd.so.0.1.0"
+THEIRS = os.path.join(OUT, "debian-osmtpd")
 
 
 from benchlib import timed_popen, timed_wait  # noqa: E402
@@ -101,23 +102,27 @@ def run(binary, libdir, data):
     return b"".join(chunks), {"cpu": user + sys_, "user": user, "sys": sys_, "wall": wall, "rss": rss}
 
 
+def build_filter():
+    """The benchmark filter, built against Debian's header and library."""
+    os.makedirs(THEIRS, exist_ok=True)
+    link = os.path.join(THEIRS, "libopensmtpd.so.0")
+    if not os.path.islink(link):
+        os.symlink(DEBIAN, link)
+    binary = os.path.join(OUT, "osmtpd_bench_filter")
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-I/usr/include",
+                    os.path.join(REPO, "bench", "osmtpd_bench_filter.c"), "-L" + THEIRS,
+                    "-l:libopensmtpd.so.0", "-o", binary], check=True)
+    return binary
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    os.makedirs(OUT, exist_ok=True)
-    theirs = os.path.join(OUT, "debian-osmtpd")
-    os.makedirs(theirs, exist_ok=True)
-    link = os.path.join(theirs, "libopensmtpd.so.0")
-    if not os.path.islink(link):
-        os.symlink(DEBIAN, link)
-    binary = os.path.join(OUT, "osmtpd_bench_filter")
-    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-I/usr/include",
-                    os.path.join(REPO, "bench", "osmtpd_bench_filter.c"), "-L" + theirs,
-                    "-l:libopensmtpd.so.0", "-o", binary], check=True)
+    binary = build_filter()
     data, answers = stream(args.sessions)
-    libs = {"theirs": theirs, "ours": os.path.join(REPO, "target", "lib")}
+    libs = {"theirs": THEIRS, "ours": os.path.join(REPO, "target", "lib")}
     results = {"theirs": [], "ours": []}
     outputs = {}
     for _ in range(args.runs):

@@ -12,6 +12,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// `AssertUnwindSafe` is right here: after a panic no state is observed
 /// again on this call path except through the error code, and handles keep
 /// their invariants because mutation happens through `RefCell`/`Cell`.
+///
+/// Inlined so that each export is one function of its own: the hot-text
+/// layout (bench/hot_sections.py) can then keep the exports a program
+/// calls together, where one shared generic would drag in all of them.
+#[inline(always)]
 pub fn guard<R>(failure: R, on_panic: fn(), body: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(r) => r,

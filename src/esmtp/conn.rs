@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use openssl::ssl::{Ssl, SslRef, SslStream};
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -151,9 +151,11 @@ impl Conn {
         }
         Ok(Conn {
             io: Io::Plain(sock),
-            rbuf: Vec::with_capacity(16 << 10),
+            // Replies are short; both buffers grow when a reply or a
+            // pipelined group needs more.
+            rbuf: Vec::with_capacity(4 << 10),
             rpos: 0,
-            wbuf: Vec::with_capacity(16 << 10),
+            wbuf: Vec::with_capacity(4 << 10),
             timeout_ms,
             recv_timeout_ms: None,
             send_timeout_ms: Some(timeout_ms),
@@ -321,31 +323,30 @@ impl Conn {
     fn recv_tls(&mut self) -> Result<(), IoFailure> {
         let Io::Tls(tls) = &mut self.io else { return Err(IoFailure::Closed) };
         let start = self.rbuf.len();
-        self.rbuf.resize(start + 16 * 1024, 0);
+        // Reading into spare capacity leaves untouched what a short reply
+        // does not fill; what does not fit stays in OpenSSL for next time.
+        if self.rbuf.capacity() - start < 4096 {
+            self.rbuf.reserve(8192);
+        }
         let res = loop {
-            match tls.read(&mut self.rbuf[start..]) {
+            match tls.read_uninit(self.rbuf.spare_capacity_mut()) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => break r,
             }
         };
         match res {
             Ok(n) if n > 0 => {
-                self.rbuf.truncate(start + n);
+                // SAFETY: read_uninit initialised the first `n` spare bytes.
+                unsafe { self.rbuf.set_len(start + n) };
                 self.note_read(start);
                 Ok(())
             }
-            Ok(_) => {
-                self.rbuf.truncate(start);
-                Err(IoFailure::Closed)
-            }
-            Err(e) => {
-                self.rbuf.truncate(start);
-                Err(match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => IoFailure::Timeout,
-                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => IoFailure::Closed,
-                    _ => os_failure(e),
-                })
-            }
+            Ok(_) => Err(IoFailure::Closed),
+            Err(e) => Err(match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => IoFailure::Timeout,
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => IoFailure::Closed,
+                _ => os_failure(e),
+            }),
         }
     }
 

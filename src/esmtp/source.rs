@@ -10,15 +10,19 @@
 pub trait MessageSource {
     /// Starts again from the beginning (called before every transfer).
     fn rewind(&mut self);
-    /// The next chunk; `Ok(None)` at the end, `Err(errno)` when the
+    /// Fetches the next chunk: false at the end, `Err(errno)` when the
     /// callback failed.
-    fn next_chunk(&mut self) -> Result<Option<&[u8]>, i32>;
+    fn advance(&mut self) -> Result<bool, i32>;
+    /// The chunk the last successful `advance` fetched. The reader works on
+    /// it in place: an 8 KiB message is not copied before it is stuffed.
+    fn chunk(&self) -> &[u8];
 }
 
 pub struct Reader<'s> {
     src: &'s mut dyn MessageSource,
-    buf: Vec<u8>,
+    /// Read position in, and length of, the current chunk.
     pos: usize,
+    len: usize,
     eof: bool,
     /// The previous chunk ended in CR: a leading LF belongs to it.
     skip_lf: bool,
@@ -27,24 +31,24 @@ pub struct Reader<'s> {
 impl<'s> Reader<'s> {
     pub fn new(src: &'s mut dyn MessageSource) -> Self {
         src.rewind();
-        Reader { src, buf: Vec::new(), pos: 0, eof: false, skip_lf: false }
+        Reader { src, pos: 0, len: 0, eof: false, skip_lf: false }
     }
 
-    /// Makes sure unread bytes are buffered; false at the end.
+    /// Makes sure unread bytes are at hand; false at the end.
     fn fill(&mut self) -> Result<bool, i32> {
-        while self.pos >= self.buf.len() {
+        while self.pos >= self.len {
             if self.eof {
                 return Ok(false);
             }
-            self.buf.clear();
             self.pos = 0;
-            match self.src.next_chunk()? {
-                Some(chunk) if !chunk.is_empty() => self.buf.extend_from_slice(chunk),
-                _ => self.eof = true,
+            self.len = if self.src.advance()? { self.src.chunk().len() } else { 0 };
+            // An empty chunk ends the message, as in libESMTP.
+            if self.len == 0 {
+                self.eof = true;
             }
-            if self.skip_lf && self.pos < self.buf.len() {
+            if self.skip_lf && self.len > 0 {
                 self.skip_lf = false;
-                if self.buf[0] == b'\n' {
+                if self.src.chunk()[0] == b'\n' {
                     self.pos = 1;
                 }
             }
@@ -64,11 +68,12 @@ impl<'s> Reader<'s> {
                 return Ok(any);
             }
             any = true;
-            let rest = &self.buf[self.pos..];
+            let chunk = self.src.chunk();
+            let rest = &chunk[self.pos..];
             match memchr::memchr2(b'\n', b'\r', rest) {
                 None => {
                     line.extend_from_slice(rest);
-                    self.pos = self.buf.len();
+                    self.pos = self.len;
                 }
                 Some(i) => {
                     line.extend_from_slice(&rest[..i]);
@@ -76,8 +81,8 @@ impl<'s> Reader<'s> {
                     let cr = rest[i] == b'\r';
                     self.pos += i + 1;
                     if cr {
-                        if self.pos < self.buf.len() {
-                            if self.buf[self.pos] == b'\n' {
+                        if self.pos < self.len {
+                            if chunk[self.pos] == b'\n' {
                                 self.pos += 1;
                             }
                         } else {
@@ -90,19 +95,19 @@ impl<'s> Reader<'s> {
         }
     }
 
-    /// The next line, ending in CRLF: borrowed from the buffer when it is
+    /// The next line, ending in CRLF: borrowed from the chunk when it is
     /// already a whole CRLF line there (the common case), else assembled in
     /// `scratch`. `None` when the message is exhausted.
     pub fn next_line<'b>(&'b mut self, scratch: &'b mut Vec<u8>) -> Result<Option<&'b [u8]>, i32> {
         if !self.fill()? {
             return Ok(None);
         }
-        let rest = &self.buf[self.pos..];
+        let start = self.pos;
+        let rest = &self.src.chunk()[start..];
         if let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
             if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
-                let start = self.pos;
                 self.pos += i + 2;
-                return Ok(Some(&self.buf[start..self.pos]));
+                return Ok(Some(&self.src.chunk()[start..self.pos]));
             }
         }
         scratch.clear();
@@ -114,7 +119,7 @@ impl<'s> Reader<'s> {
         if !self.fill()? {
             return Ok(None);
         }
-        Ok(Some(self.buf[self.pos]))
+        Ok(Some(self.src.chunk()[self.pos]))
     }
 
     /// The rest of the message as the callback delivers it, unaltered (BDAT).
@@ -123,8 +128,8 @@ impl<'s> Reader<'s> {
             return Ok(None);
         }
         let start = self.pos;
-        self.pos = self.buf.len();
-        Ok(Some(&self.buf[start..]))
+        self.pos = self.len;
+        Ok(Some(&self.src.chunk()[start..]))
     }
 }
 
@@ -139,9 +144,12 @@ pub mod tests {
         fn rewind(&mut self) {
             self.1 = 0;
         }
-        fn next_chunk(&mut self) -> Result<Option<&[u8]>, i32> {
+        fn advance(&mut self) -> Result<bool, i32> {
             self.1 += 1;
-            Ok(self.0.get(self.1 - 1).map(Vec::as_slice))
+            Ok(self.1 <= self.0.len())
+        }
+        fn chunk(&self) -> &[u8] {
+            self.1.checked_sub(1).and_then(|i| self.0.get(i)).map_or(&[], Vec::as_slice)
         }
     }
 

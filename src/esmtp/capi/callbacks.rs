@@ -94,6 +94,8 @@ pub struct CMessageSource {
     pub cb: unsafe extern "C" fn(*mut *mut c_void, *mut c_int, *mut c_void) -> *const c_char,
     pub arg: *mut c_void,
     ctx: *mut c_void,
+    /// The buffer and length the callback last returned.
+    chunk: (*const u8, usize),
 }
 
 impl CMessageSource {
@@ -101,7 +103,7 @@ impl CMessageSource {
         cb: unsafe extern "C" fn(*mut *mut c_void, *mut c_int, *mut c_void) -> *const c_char,
         arg: *mut c_void,
     ) -> Self {
-        CMessageSource { cb, arg, ctx: std::ptr::null_mut() }
+        CMessageSource { cb, arg, ctx: std::ptr::null_mut(), chunk: (std::ptr::null(), 0) }
     }
 
     fn free_ctx(&mut self) {
@@ -121,12 +123,14 @@ fn errno_location() -> *mut c_int {
 impl MessageSource for CMessageSource {
     fn rewind(&mut self) {
         // Each transfer starts with a fresh context, as in libESMTP.
+        self.chunk = (std::ptr::null(), 0);
         self.free_ctx();
         // SAFETY: the callback contract: a NULL `len` asks for a rewind.
         unsafe { (self.cb)(&mut self.ctx, std::ptr::null_mut(), self.arg) };
     }
 
-    fn next_chunk(&mut self) -> Result<Option<&[u8]>, i32> {
+    fn advance(&mut self) -> Result<bool, i32> {
+        self.chunk = (std::ptr::null(), 0);
         let mut len: c_int = 0;
         // SAFETY: errno is thread-local; clearing it lets us see whether the
         // callback failed, which libESMTP's contract reports through errno.
@@ -136,11 +140,21 @@ impl MessageSource for CMessageSource {
         if p.is_null() || len <= 0 {
             // SAFETY: reading our thread's errno.
             let e = unsafe { *errno_location() };
-            return if e != 0 { Err(e) } else { Ok(None) };
+            return if e != 0 { Err(e) } else { Ok(false) };
+        }
+        self.chunk = (p.cast::<u8>(), len as usize);
+        Ok(true)
+    }
+
+    fn chunk(&self) -> &[u8] {
+        let (p, len) = self.chunk;
+        if p.is_null() {
+            return &[];
         }
         // SAFETY: the callback returned `len` readable bytes that stay valid
-        // until its next call; the slice's lifetime is tied to `&mut self`.
-        Ok(Some(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) }))
+        // until it is called again or its context freed; both take
+        // `&mut self`, which cannot happen while this borrow lives.
+        unsafe { std::slice::from_raw_parts(p, len) }
     }
 }
 

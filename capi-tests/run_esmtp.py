@@ -309,7 +309,9 @@ def run_case(case, binary, libdir, opts):
         parts = ["== case %s: %s %s" % (case["name"], case["prog"],
                                         " ".join(case.get("args", []))),
                  out.rstrip("\n")]
-        if err and not opts.valgrind:
+        # Under valgrind the program's stderr varies with valgrind's; keep it
+        # only when the program could not run at all.
+        if err and (not opts.valgrind or rc in (None, 126, 127)):
             parts += ["== stderr", err.rstrip("\n")]
         parts.append("== exit: %s" % describe_exit(rc))
         vg_text = ""

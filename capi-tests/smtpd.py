@@ -485,6 +485,8 @@ class Conn:
         try:
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:
+            # Already reset: the client closed while our bytes were unread.
+            self.srv.tr.note("client closed connection")
             return
         limit = time.monotonic() + 5
         while time.monotonic() < limit:

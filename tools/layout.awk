@@ -2,15 +2,30 @@
 # default script for our flags) into the script we link with:
 #  - the input sections named in the file `hot` first in .text;
 #  - .rodata right after the relocations, in the first read-only segment,
-#    which loading touches anyway, so the segment of unwinding tables
-#    behind the text stays unmapped until something unwinds.
-# Both libraries' layouts rest on why: see bench/hot_sections.py.
+#    which loading touches anyway: strings, merged constants and the
+#    constant tables of the hot functions. Tables of functions that never
+#    ran stay in the default .rodata, in the segment of unwinding tables
+#    behind the text (renamed .rodata.cold), which stays unmapped until
+#    something unwinds.
+# Why: see bench/hot_sections.py.
+BEGIN {
+    while ((getline line < hot) > 0) {
+        if (line ~ /^ *\*\(\.text\./) {
+            sub(/\.text\.(unlikely\.)?/, ".rodata.", line)
+            tables = tables "\n" line
+        }
+    }
+    close(hot)
+}
 /^=====/ { inside = !inside; next }
 !inside { next }
-/^ *\.rodata +:/ { next }
+/^ *\.rodata +:/ { sub(/\.rodata /, ".rodata.cold "); print; next }
 { print }
 /^ *\.relr\.dyn +:/ {
-    print "  .rodata         : { *(.rodata .rodata.* .gnu.linkonce.r.*) }"
+    print "  .rodata         :"
+    print "  {"
+    print "    *(.rodata .rodata.str* .rodata.cst* .rodata..L* .gnu.linkonce.r.*)" tables
+    print "  }"
     moved = 1
 }
 /^ *\.text +:/ { text = 1; next }

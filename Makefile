@@ -1,6 +1,7 @@
 # Builds the shared objects from the Rust static archive, installs them.
 #
-#   make            build target/lib/libesmtp.so.6.2.0 (+ symlinks)
+#   make            build target/lib/libesmtp.so.6.2.0, libopensmtpd.so.0.1.0
+#                   (+ symlinks)
 #   make deps       install the Debian packages the demo and tests use
 #   make demo       build, then send a message through a throwaway server
 #   make check      every test (README's test command)
@@ -88,7 +89,11 @@ install: all
 	install -m 0755 $(OUT)/$(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SO)
 	ln -sf $(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SONAME)
 	ln -sf $(ESMTP_SONAME) $(DESTDIR)$(LIBDIR)/libesmtp.so
-	install -m 0644 include/libesmtp.h include/libesmtp-ext.h include/auth-client.h $(DESTDIR)$(INCDIR)/
+	install -m 0755 $(OUT)/$(OSMTPD_SO) $(DESTDIR)$(LIBDIR)/$(OSMTPD_SO)
+	ln -sf $(OSMTPD_SO) $(DESTDIR)$(LIBDIR)/$(OSMTPD_SONAME)
+	ln -sf $(OSMTPD_SONAME) $(DESTDIR)$(LIBDIR)/libopensmtpd.so
+	install -m 0644 include/libesmtp.h include/libesmtp-ext.h include/auth-client.h \
+	  include/opensmtpd.h $(DESTDIR)$(INCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 	  pkgconfig/libesmtp-1.0.pc.in > $(DESTDIR)$(PKGDIR)/libesmtp-1.0.pc
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_esmtp_bench as esmtp  # noqa: E402
@@ -90,7 +91,14 @@ def osmtpd_functions():
     proc = subprocess.Popen(callgrind_prefix(out) + [binary], stdin=b, stdout=b, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, LD_LIBRARY_PATH=OURS))
     b.close()
-    drain = threading.Thread(target=lambda: [None for _ in iter(lambda: a.recv(1 << 16), b"")])
+    def drain():
+        # Start late, so that the filter's output blocks as under a busy
+        # smtpd and the write-back-pressure path is profiled too.
+        time.sleep(2)
+        while a.recv(1 << 16):
+            pass
+
+    drain = threading.Thread(target=drain)
     drain.start()
     a.sendall(data)
     a.shutdown(socket.SHUT_WR)

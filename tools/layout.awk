@@ -2,8 +2,8 @@
 # default script for our flags) into the script we link with:
 #  - the input sections named in the file `hot` first in .text;
 #  - .rodata right after the relocations, in the first read-only segment,
-#    which loading touches anyway: strings, merged constants and the
-#    constant tables of the hot functions. Tables of functions that never
+#    which loading touches anyway: strings, anonymous and merged constants
+#    and the constant tables of the hot functions. Tables of functions that never
 #    ran stay in the default .rodata, in the segment of unwinding tables
 #    behind the text (renamed .rodata.cold), which stays unmapped until
 #    something unwinds.
@@ -11,7 +11,11 @@
 BEGIN {
     while ((getline line < hot) > 0) {
         if (line ~ /^ *\*\(\.text\./) {
+            # A function's tables: .rodata.F, or .rodata.unlikely.F when
+            # LLVM thought F cold.
             sub(/\.text\.(unlikely\.)?/, ".rodata.", line)
+            tables = tables "\n" line
+            sub(/\.rodata\./, ".rodata.unlikely.", line)
             tables = tables "\n" line
         }
     }
@@ -24,7 +28,7 @@ BEGIN {
 /^ *\.relr\.dyn +:/ {
     print "  .rodata         :"
     print "  {"
-    print "    *(.rodata .rodata.str* .rodata.cst* .rodata..L* .gnu.linkonce.r.*)" tables
+    print "    *(.rodata .rodata.str* .rodata.cst* .rodata..L* .rodata.anon.* .gnu.linkonce.r.*)" tables
     print "  }"
     moved = 1
 }

@@ -210,9 +210,9 @@ impl Conn {
             if n == 0 {
                 return Err(IoFailure::Timeout);
             }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(IoFailure::Os(e.raw_os_error().unwrap_or(0)));
+            let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if e != libc::EINTR {
+                return Err(IoFailure::Os(e));
             }
         }
     }
@@ -244,7 +244,7 @@ impl Conn {
             let Io::Plain(sock) = &self.io else { return Err(self.fail(IoFailure::Closed)) };
             match sock.send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
                 Ok(n) => off += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
                     let want_read = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
                     let events = libc::POLLOUT | if want_read { libc::POLLIN } else { 0 };
                     let rev = self.wait(events).map_err(|f| self.fail(f))?;
@@ -252,7 +252,7 @@ impl Conn {
                         self.recv(libc::MSG_DONTWAIT).map_err(|f| self.fail(f))?;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => {
                     let f = IoFailure::Os(e.raw_os_error().unwrap_or(0));
                     return Err(self.fail(f));
@@ -293,11 +293,11 @@ impl Conn {
                     self.note_read(start);
                     return Ok(());
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 // With MSG_DONTWAIT: nothing there yet, the caller polls.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && flags != 0 => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && flags != 0 => return Ok(()),
                 // Blocking: SO_RCVTIMEO expired.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(IoFailure::Timeout),
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Err(IoFailure::Timeout),
                 Err(e) => return Err(os_failure(e)),
             }
         }

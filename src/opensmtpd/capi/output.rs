@@ -35,9 +35,11 @@ fn write_out(o: &mut Vec<u8>) -> Wrote {
             off += n as usize;
             continue;
         }
-        match std::io::Error::last_os_error().kind() {
-            std::io::ErrorKind::Interrupted => {}
-            std::io::ErrorKind::WouldBlock => break Wrote::Blocked,
+        // errno itself, not io::ErrorKind: decoding a kind reads a table
+        // the hot path otherwise never touches (see bench/hot_sections.py).
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EAGAIN) => break Wrote::Blocked,
             _ => break Wrote::Gone,
         }
     };

@@ -227,14 +227,11 @@ fn read_into(buf: &mut Vec<u8>) -> bool {
                 unsafe { buf.set_len(start + n as usize) };
                 return false;
             }
-            _ => {
-                let e = std::io::Error::last_os_error();
-                match e.kind() {
-                    std::io::ErrorKind::Interrupted => continue,
-                    std::io::ErrorKind::WouldBlock => return false,
-                    _ => return true,
-                }
-            }
+            _ => match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => return false,
+                _ => return true,
+            },
         }
     }
 }

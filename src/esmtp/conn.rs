@@ -123,6 +123,9 @@ fn os_failure(e: io::Error) -> IoFailure {
 const MAX_READ_AHEAD: usize = 4 << 20;
 /// Flush the write buffer early beyond this size (large bodies).
 const WRITE_HIGH_WATER: usize = 256 << 10;
+/// Content from this size on goes to the socket from the caller's buffer
+/// (with what is queued before it), not copied into the write buffer.
+const DIRECT_MIN: usize = 2048;
 
 impl Conn {
     /// Connects to `addr`, waiting at most `timeout_ms` (libESMTP had no
@@ -192,6 +195,18 @@ impl Conn {
         Ok(())
     }
 
+    /// Like `write`, but large amounts are sent at once, together with
+    /// what is queued, straight from `bytes`: message content is not
+    /// copied (nor the write buffer grown) on its way to the socket.
+    pub fn write_through(&mut self, bytes: &[u8]) -> Result<(), IoFailure> {
+        // With a monitor the bytes go through the queue, so that it sees
+        // the writes as before (and as libESMTP made them).
+        if bytes.len() < DIRECT_MIN || self.monitor.is_some() {
+            return self.write(bytes);
+        }
+        self.flush_with(bytes)
+    }
+
     pub fn pending_output(&self) -> bool {
         !self.wbuf.is_empty()
     }
@@ -225,24 +240,34 @@ impl Conn {
     /// Sends everything queued. While the server cannot take more, replies
     /// it sends are read ahead so neither side blocks the other.
     pub fn flush(&mut self) -> Result<(), IoFailure> {
+        self.flush_with(&[])
+    }
+
+    /// Sends the queue, then `extra`.
+    fn flush_with(&mut self, extra: &[u8]) -> Result<(), IoFailure> {
         if let Some(f) = self.failure {
             return Err(f);
         }
-        if self.wbuf.is_empty() {
+        if self.wbuf.is_empty() && extra.is_empty() {
             return Ok(());
         }
         if self.monitor_on {
             if let Some(m) = &self.monitor {
+                // `extra` is empty: write_through copies under a monitor.
                 m.monitor(&self.wbuf, 1);
             }
         }
         if matches!(self.io, Io::Tls(_)) {
-            return self.flush_tls();
+            return self.flush_tls(extra);
         }
+        let total = self.wbuf.len() + extra.len();
         let mut off = 0;
-        while off < self.wbuf.len() {
+        while off < total {
             let Io::Plain(sock) = &self.io else { return Err(self.fail(IoFailure::Closed)) };
-            match sock.send_with_flags(&self.wbuf[off..], libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
+            let queued = &self.wbuf[off.min(self.wbuf.len())..];
+            let rest = &extra[off.saturating_sub(self.wbuf.len())..];
+            let parts = [io::IoSlice::new(queued), io::IoSlice::new(rest)];
+            match sock.send_vectored_with_flags(&parts, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
                 Ok(n) => off += n,
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
                     let want_read = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
@@ -352,14 +377,14 @@ impl Conn {
 
     /// Writes the queue through TLS, blocking up to the timeout. (TLS has no
     /// read-ahead while writing: our groups are far below socket buffers.)
-    fn flush_tls(&mut self) -> Result<(), IoFailure> {
+    fn flush_tls(&mut self, extra: &[u8]) -> Result<(), IoFailure> {
         if self.send_timeout_ms != Some(self.timeout_ms) {
             let sock = self.socket().ok_or(IoFailure::Closed)?;
             sock.set_write_timeout(Some(millis(self.timeout_ms))).map_err(os_failure)?;
             self.send_timeout_ms = Some(self.timeout_ms);
         }
         let Io::Tls(tls) = &mut self.io else { return Err(self.fail(IoFailure::Closed)) };
-        let res = tls.write_all(&self.wbuf);
+        let res = tls.write_all(&self.wbuf).and_then(|()| tls.write_all(extra));
         self.wbuf.clear();
         res.map_err(|e| {
             let f = match e.kind() {

@@ -114,6 +114,42 @@ impl<'s> Reader<'s> {
         Ok(if self.read_line(scratch)? { Some(scratch.as_slice()) } else { None })
     }
 
+    /// The next stretch of content to send: either consecutive whole CRLF
+    /// lines borrowed from the chunk, none starting with a dot, or a single
+    /// line that starts with a dot or had to be assembled in `scratch`
+    /// (bare CR or LF, split across chunks). Lets the body go to the
+    /// socket from the application's buffer a stretch at a time rather
+    /// than copied line by line. `None` when the message is exhausted.
+    pub fn next_span<'b>(&'b mut self, scratch: &'b mut Vec<u8>) -> Result<Option<&'b [u8]>, i32> {
+        if !self.fill()? {
+            return Ok(None);
+        }
+        let start = self.pos;
+        let chunk = self.src.chunk();
+        let mut end = start;
+        while end < self.len {
+            let rest = &chunk[end..];
+            // A line that starts with a dot is sent alone, after the dot
+            // that stuffs it.
+            if end > start && rest[0] == b'.' {
+                break;
+            }
+            match memchr::memchr2(b'\n', b'\r', rest) {
+                Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => end += i + 2,
+                _ => break,
+            }
+            if chunk[start] == b'.' {
+                break;
+            }
+        }
+        if end > start {
+            self.pos = end;
+            return Ok(Some(&self.src.chunk()[start..end]));
+        }
+        scratch.clear();
+        Ok(if self.read_line(scratch)? { Some(scratch.as_slice()) } else { None })
+    }
+
     /// The next byte without consuming it (header continuation check).
     pub fn peek(&mut self) -> Result<Option<u8>, i32> {
         if !self.fill()? {
@@ -191,6 +227,23 @@ pub mod tests {
             got.push(l.to_vec());
         }
         assert_eq!(got, lines(chunks));
+    }
+
+    #[test]
+    fn spans_are_whole_lines_with_dot_lines_alone() {
+        let chunks: &[&[u8]] = &[b"a\r\nb\r\n.c\r\nd\r\ne\r\n..\r\n", b"f\nx", b"y\r\n", b"z"];
+        let mut src = Chunks(chunks.iter().map(|c| c.to_vec()).collect(), 0);
+        let mut r = Reader::new(&mut src);
+        let mut scratch = Vec::new();
+        let mut got = Vec::new();
+        while let Some(span) = r.next_span(&mut scratch).unwrap() {
+            got.push(span.to_vec());
+        }
+        let want: Vec<&[u8]> =
+            vec![b"a\r\nb\r\n", b".c\r\n", b"d\r\ne\r\n", b"..\r\n", b"f\r\n", b"xy\r\n", b"z\r\n"];
+        assert_eq!(got, want);
+        // The same content as line by line.
+        assert_eq!(got.concat(), lines(chunks).concat());
     }
 
     #[test]

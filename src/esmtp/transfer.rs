@@ -142,12 +142,17 @@ pub fn send_data(
         })?;
         conn.write(b"\r\n")?;
         let mut scratch = Vec::with_capacity(1024);
-        while let Some(line) = reader.next_line(&mut scratch).map_err(TransferError::Source)? {
-            hooks.data_event(msg, line.len());
-            if line[0] == b'.' {
+        while let Some(span) = reader.next_span(&mut scratch).map_err(TransferError::Source)? {
+            if hooks.sink.is_some() {
+                // One event per line, as libESMTP reports them.
+                for line in span.split_inclusive(|&c| c == b'\n') {
+                    hooks.data_event(msg, line.len());
+                }
+            }
+            if span[0] == b'.' {
                 conn.write(b".")?;
             }
-            conn.write(line)?;
+            conn.write_through(span)?;
         }
         conn.write(b".\r\n")?;
         Ok(())
@@ -185,7 +190,7 @@ pub fn send_bdat(
         while let Some(chunk) = reader.read_raw().map_err(TransferError::Source)? {
             hooks.data_event(msg, chunk.len());
             conn.write(format!("BDAT {}\r\n", chunk.len()).as_bytes())?;
-            conn.write(chunk)?;
+            conn.write_through(chunk)?;
             if !after_chunk(conn)? {
                 return Ok(false);
             }

@@ -142,6 +142,7 @@ fn answer_inner(ctx: *mut osmtpd_ctx, d: &Decision<'_>) {
         Ok(line) => output::push(&line),
         Err(e) => die(e.0.as_bytes()),
     }
+    run::answer_queued();
 }
 
 /// # Safety
@@ -187,7 +188,10 @@ pub unsafe extern "C" fn mailcompat_osmtpd_dataline(ctx: *mut osmtpd_ctx, text: 
     else {
         die(b"osmtpd: NULL context")
     };
-    firewall(|| output::with(|o| data_lines(o, c.version_minor as u32, c.reqid, c.token, text)));
+    firewall(|| {
+        output::with(|o| data_lines(o, c.version_minor as u32, c.reqid, c.token, text));
+        run::answer_queued();
+    });
 }
 
 /// The shim's hook before `osmtpd_err`/`errx` exit: queued answers go out.

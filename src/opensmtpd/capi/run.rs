@@ -137,6 +137,16 @@ fn finish() {
     output::flush_blocking();
 }
 
+/// An answer was queued. Within a batch of input the batch's end writes it;
+/// from the filter's own events (a timer, an asynchronous DNS answer) nothing
+/// else would, so it is written now, or stdout is waited for.
+pub fn answer_queued() {
+    let between_batches = LOOP.with(|l| l.try_borrow().map(|l| l.is_some()).unwrap_or(false));
+    if between_batches {
+        flush_or_arm();
+    }
+}
+
 /// Writes what can be written now; waits for stdout otherwise, and stops
 /// reading while too much waits.
 fn flush_or_arm() {

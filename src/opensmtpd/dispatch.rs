@@ -196,6 +196,14 @@ impl Dispatcher {
             }
             Phase::TxBegin => {
                 let id = params::msgid(p)?;
+                if session.message_open {
+                    // A tx-begin without the previous message's end: that
+                    // message is over, its local_message is handed back.
+                    let local = std::mem::replace(&mut session.ctx.local_message, std::ptr::null_mut());
+                    cb.message_deleted(cptr, local);
+                    session.reset_message();
+                }
+                session.message_open = true;
                 session.ctx.msgid = if need(NEED_MSGID) { id } else { 0 };
                 let local = cb.message_created(cptr);
                 session.ctx.local_message = local;
@@ -243,11 +251,18 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// The session is over: the filter's `ondelete_session` runs, then the
-    /// context and its strings are freed.
+    /// The session is over (link-disconnect, or end of input): a message
+    /// still open gets its `ondelete_message` (0.7 lost its local_message),
+    /// then the filter's `ondelete_session` runs, then the context and its
+    /// strings are freed.
     pub fn end_session(&mut self, reqid: u64, cb: &mut dyn Callbacks) {
         if let Some(mut s) = self.sessions.remove(reqid) {
             let ctx: *mut osmtpd_ctx = &mut s.ctx;
+            if s.message_open {
+                let local = std::mem::replace(&mut s.ctx.local_message, std::ptr::null_mut());
+                cb.message_deleted(ctx, local);
+                s.reset_message();
+            }
             let local = s.ctx.local_session;
             cb.session_deleted(ctx, local);
         }
@@ -343,6 +358,18 @@ mod tests {
             ]
         );
         assert!(d.sessions.is_empty());
+    }
+
+    #[test]
+    fn a_message_open_at_the_end_of_the_session_is_deleted_first() {
+        let mut d = Dispatcher::default();
+        let mut log = Log::default();
+        feed(&mut d, &mut log, b"report|0.6|1.0|smtp-in|tx-begin|03|0000000a");
+        feed(&mut d, &mut log, b"report|0.6|1.0|smtp-in|link-disconnect|03");
+        feed(&mut d, &mut log, b"report|0.6|1.0|smtp-in|tx-begin|04|0000000b");
+        d.end_session(4, &mut log);
+        let ends: Vec<&str> = log.0.iter().map(String::as_str).filter(|l| l.contains("deleted")).collect();
+        assert_eq!(ends, ["message deleted", "deleted", "message deleted", "deleted"]);
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub struct Session {
     pub ctx: osmtpd_ctx,
     /// Recipients in `ctx.rcptto` (the array has one more slot, the NULL).
     rcpt_count: usize,
+    /// Between tx-begin and tx-commit/tx-rollback.
+    pub message_open: bool,
 }
 
 fn malloc_cstr(bytes: &[u8]) -> *mut c_char {
@@ -50,7 +52,7 @@ impl Session {
         ctx.greeting = greeting { identity: std::ptr::null_mut() };
         // SAFETY: one NULL pointer slot, the empty list libopensmtpd starts with.
         ctx.rcptto = unsafe { libc::calloc(1, std::mem::size_of::<*mut c_char>()) }.cast();
-        Box::new(Session { ctx, rcpt_count: 0 })
+        Box::new(Session { ctx, rcpt_count: 0, message_open: false })
     }
 
     pub fn add_rcpt(&mut self, addr: &[u8]) {
@@ -84,6 +86,7 @@ impl Session {
         self.ctx.evpid = 0;
         self.ctx.msgid = 0;
         self.ctx.local_message = std::ptr::null_mut();
+        self.message_open = false;
     }
 }
 
@@ -124,8 +127,12 @@ impl Sessions {
         self.map.len()
     }
 
+    /// The live session ids, in increasing order (libopensmtpd's tree order,
+    /// so that sessions end in the same order in every run).
     pub fn ids(&self) -> Vec<u64> {
-        self.map.keys().copied().collect()
+        let mut ids: Vec<u64> = self.map.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     pub fn is_empty(&self) -> bool {

@@ -143,7 +143,11 @@ impl Dispatcher {
             Phase::LinkConnect => {
                 let f: Vec<&[u8]> = p.splitn(4, |&c| c == b'|').collect();
                 let [rdns, fcrdns, src, dst] = f[..] else {
-                    return Err(ParseError("Invalid line received: missing field"));
+                    return Err(ParseError(match f.len() {
+                        1 => "Invalid line received: missing fcrdns",
+                        2 => "Invalid line received: missing src",
+                        _ => "Invalid line received: missing dst",
+                    }));
                 };
                 let fc = params::fcrdns(fcrdns)?;
                 let (mut src, mut dst) =
@@ -182,10 +186,14 @@ impl Dispatcher {
                 cb.call(incoming, ev.phase, cptr, Args::Text(text(s0, p)));
             }
             Phase::LinkAuth => {
-                // `user|result` up to protocol 0.6, `result|user` since 0.7.
-                let (a, b) =
-                    split_first(p).ok_or(ParseError("Invalid line received: missing auth result"))?;
-                let (user, result) = if ev.version.1 >= 7 { (b, a) } else { (a, b) };
+                // `user|result` up to protocol 0.6, `result|user` since 0.7:
+                // the user name, which may hold `|`, is the other field.
+                let missing = ParseError("Invalid line received: missing auth result");
+                let (user, result) = if ev.version.1 >= 7 {
+                    split_first(p).map(|(r, u)| (u, r)).ok_or(missing)?
+                } else {
+                    split_last(p).ok_or(missing)?
+                };
                 let result = match result {
                     b"pass" => 0,
                     b"fail" => 1,
@@ -370,6 +378,16 @@ mod tests {
         d.end_session(4, &mut log);
         let ends: Vec<&str> = log.0.iter().map(String::as_str).filter(|l| l.contains("deleted")).collect();
         assert_eq!(ends, ["message deleted", "deleted", "message deleted", "deleted"]);
+    }
+
+    #[test]
+    fn link_auth_in_both_field_orders() {
+        let mut d = Dispatcher::default();
+        let mut log = Log::default();
+        feed(&mut d, &mut log, b"report|0.6|1.0|smtp-in|link-auth|05|a|b|pass");
+        feed(&mut d, &mut log, b"report|0.7|1.0|smtp-in|link-auth|05|fail|a|b");
+        let Line::Event(e) = parse(b"report|0.7|1.0|smtp-in|link-auth|05|a|b").unwrap() else { panic!() };
+        assert_eq!(d.event(&e, &mut log), Err(ParseError("Invalid line received: invalid auth result")));
     }
 
     #[test]

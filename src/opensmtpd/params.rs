@@ -152,15 +152,18 @@ pub fn size(s: &[u8]) -> Result<usize, ParseError> {
 /// tx-mail/tx-rcpt: `msgid|status|address` since protocol 0.6,
 /// `msgid|address|status` before.
 pub fn tx_address(params: &[u8], minor: u32) -> Result<(u32, i32, &[u8]), ParseError> {
+    // libopensmtpd's messages: no field after the msgid is a missing
+    // address, no third field a missing status.
     let missing = || err("Invalid line received: missing address");
+    let no_status = || err("Invalid line received: missing status");
     let mut it = params.splitn(2, |&c| c == b'|');
     let id = msgid(it.next().unwrap_or_default())?;
     let rest = it.next().ok_or_else(missing)?;
     if minor < 6 {
-        let i = rest.iter().rposition(|&c| c == b'|').ok_or_else(missing)?;
+        let i = rest.iter().rposition(|&c| c == b'|').ok_or_else(no_status)?;
         Ok((id, status(&rest[i + 1..])?, &rest[..i]))
     } else {
-        let i = rest.iter().position(|&c| c == b'|').ok_or_else(missing)?;
+        let i = rest.iter().position(|&c| c == b'|').ok_or_else(no_status)?;
         Ok((id, status(&rest[..i])?, &rest[i + 1..]))
     }
 }

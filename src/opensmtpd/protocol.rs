@@ -86,6 +86,24 @@ fn timestamp(s: &[u8]) -> Result<(i64, i64), ParseError> {
     Ok((sec as i64, (f * 10u64.pow(9 - n as u32)) as i64))
 }
 
+/// The one configuration value libopensmtpd checks (after the filter's
+/// conf callback has seen it): the session timeout, 0 to INT_MAX seconds.
+/// The value is not used; the message keeps 0.7's spelling.
+pub fn check_config(key: &[u8], value: &[u8]) -> Result<(), ParseError> {
+    if key != b"smtp-session-timeout" {
+        return Ok(());
+    }
+    let ok = std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|v| (0..=i32::MAX as i64).contains(&v));
+    if ok {
+        Ok(())
+    } else {
+        Err(ParseError("Invalid line received: invalid smtp-sesion-timeout"))
+    }
+}
+
 pub fn parse(line: &[u8]) -> Result<Line<'_>, ParseError> {
     let (kind, rest) = split(line);
     let Some(rest) = rest else { return Err(ParseError("Invalid line received: missing version")) };
@@ -108,11 +126,13 @@ pub fn parse(line: &[u8]) -> Result<Line<'_>, ParseError> {
         return Err(ParseError("Invalid protocol received"));
     }
     let rest = &rest[n + 1..];
+    // libopensmtpd's order of checks: nothing after the minor is a missing
+    // time, a minor that is not a number an invalid protocol.
     let (minor, m, _) = digits(rest);
-    if m == 0 || rest.len() == m {
+    if rest.len() == m {
         return Err(ParseError("Invalid line received: missing time"));
     }
-    if rest[m] != b'|' {
+    if m == 0 || rest[m] != b'|' {
         return Err(ParseError("Invalid protocol received"));
     }
     if major != 0 {
@@ -173,6 +193,10 @@ mod tests {
             Line::Config { key: b"smtpd-version", value: Some(b"6.8.0p2") }
         );
         assert_eq!(parse(b"config|subsystem"), Err(ParseError("Invalid line received: missing key")));
+        assert!(check_config(b"smtp-session-timeout", b"300").is_ok());
+        assert!(check_config(b"smtp-session-timeout", b"-1").is_err());
+        assert!(check_config(b"smtp-session-timeout", b"2147483648").is_err());
+        assert!(check_config(b"admd", b"x").is_ok());
     }
 
     #[test]
@@ -199,6 +223,8 @@ mod tests {
         assert_eq!(err(b"hello"), "Invalid line received: missing version");
         assert_eq!(err(b"bogus|0.6"), "Invalid line received: unknown message type");
         assert_eq!(err(b"report|1.0|1.0|smtp-in|timeout|01"), "Unsupported protocol received");
+        assert_eq!(err(b"report|0.|1.0|smtp-in|timeout|01"), "Invalid protocol received");
+        assert_eq!(err(b"report|0.6"), "Invalid line received: missing time");
         assert_eq!(err(b"report|0.6|1|smtp-in|timeout|01"), "Invalid line received: invalid timestamp");
         assert_eq!(err(b"report|0.6|1.0|smtp-x|timeout|01"), "Invalid line: invalid direction");
         assert_eq!(err(b"report|0.6|1.0|smtp-in|tx-reset|01"), "Invalid line received: invalid phase");

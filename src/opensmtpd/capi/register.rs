@@ -9,6 +9,17 @@ use super::register;
 use crate::opensmtpd::ctx::osmtpd_ctx;
 use crate::opensmtpd::phase::Phase;
 
+/// The `incoming` argument of the report registrations: libopensmtpd's
+/// table has smtp-out (0) and smtp-in (1) entries only, and refuses any
+/// other value.
+fn direction(incoming: c_int) -> bool {
+    match incoming {
+        0 => false,
+        1 => true,
+        _ => super::die(b"Trying to register unknown event"),
+    }
+}
+
 /// Registers the filter callback for the `connect` phase (smtp-in).
 ///
 /// # Safety
@@ -159,7 +170,7 @@ pub unsafe extern "C" fn osmtpd_register_filter_commit(cb: Option<unsafe extern 
 }
 
 /// Registers the report callback for `connect` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -176,11 +187,11 @@ pub unsafe extern "C" fn osmtpd_register_report_connect(
         ),
     >,
 ) {
-    register(false, incoming != 0, Phase::LinkConnect, cb.map(Cb::LinkConnect));
+    register(false, direction(incoming), Phase::LinkConnect, cb.map(Cb::LinkConnect));
 }
 
 /// Registers the report callback for `disconnect` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -189,11 +200,11 @@ pub unsafe extern "C" fn osmtpd_register_report_disconnect(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx)>,
 ) {
-    register(false, incoming != 0, Phase::LinkDisconnect, cb.map(Cb::Plain));
+    register(false, direction(incoming), Phase::LinkDisconnect, cb.map(Cb::Plain));
 }
 
 /// Registers the report callback for `greeting` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -202,11 +213,11 @@ pub unsafe extern "C" fn osmtpd_register_report_greeting(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, *const c_char)>,
 ) {
-    register(false, incoming != 0, Phase::LinkGreeting, cb.map(Cb::Text));
+    register(false, direction(incoming), Phase::LinkGreeting, cb.map(Cb::Text));
 }
 
 /// Registers the report callback for `identify` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -215,11 +226,11 @@ pub unsafe extern "C" fn osmtpd_register_report_identify(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, *const c_char)>,
 ) {
-    register(false, incoming != 0, Phase::LinkIdentify, cb.map(Cb::Text));
+    register(false, direction(incoming), Phase::LinkIdentify, cb.map(Cb::Text));
 }
 
 /// Registers the report callback for `tls` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -228,11 +239,11 @@ pub unsafe extern "C" fn osmtpd_register_report_tls(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, *const c_char)>,
 ) {
-    register(false, incoming != 0, Phase::LinkTls, cb.map(Cb::Text));
+    register(false, direction(incoming), Phase::LinkTls, cb.map(Cb::Text));
 }
 
 /// Registers the report callback for `auth` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -241,11 +252,11 @@ pub unsafe extern "C" fn osmtpd_register_report_auth(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, *const c_char, c_int)>,
 ) {
-    register(false, incoming != 0, Phase::LinkAuth, cb.map(Cb::Auth));
+    register(false, direction(incoming), Phase::LinkAuth, cb.map(Cb::Auth));
 }
 
 /// Registers the report callback for `begin` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -254,11 +265,11 @@ pub unsafe extern "C" fn osmtpd_register_report_begin(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, u32)>,
 ) {
-    register(false, incoming != 0, Phase::TxBegin, cb.map(Cb::Msg));
+    register(false, direction(incoming), Phase::TxBegin, cb.map(Cb::Msg));
 }
 
 /// Registers the report callback for `mail` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -267,11 +278,11 @@ pub unsafe extern "C" fn osmtpd_register_report_mail(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, u32, *const c_char, c_int)>,
 ) {
-    register(false, incoming != 0, Phase::TxMail, cb.map(Cb::MsgAddr));
+    register(false, direction(incoming), Phase::TxMail, cb.map(Cb::MsgAddr));
 }
 
 /// Registers the report callback for `rcpt` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -280,11 +291,11 @@ pub unsafe extern "C" fn osmtpd_register_report_rcpt(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, u32, *const c_char, c_int)>,
 ) {
-    register(false, incoming != 0, Phase::TxRcpt, cb.map(Cb::MsgAddr));
+    register(false, direction(incoming), Phase::TxRcpt, cb.map(Cb::MsgAddr));
 }
 
 /// Registers the report callback for `envelope` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -293,11 +304,11 @@ pub unsafe extern "C" fn osmtpd_register_report_envelope(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, u32, u64)>,
 ) {
-    register(false, incoming != 0, Phase::TxEnvelope, cb.map(Cb::Envelope));
+    register(false, direction(incoming), Phase::TxEnvelope, cb.map(Cb::Envelope));
 }
 
 /// Registers the report callback for `data` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -306,11 +317,11 @@ pub unsafe extern "C" fn osmtpd_register_report_data(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, u32, c_int)>,
 ) {
-    register(false, incoming != 0, Phase::TxData, cb.map(Cb::MsgStatus));
+    register(false, direction(incoming), Phase::TxData, cb.map(Cb::MsgStatus));
 }
 
 /// Registers the report callback for `commit` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -319,11 +330,11 @@ pub unsafe extern "C" fn osmtpd_register_report_commit(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, u32, usize)>,
 ) {
-    register(false, incoming != 0, Phase::TxCommit, cb.map(Cb::Commit));
+    register(false, direction(incoming), Phase::TxCommit, cb.map(Cb::Commit));
 }
 
 /// Registers the report callback for `rollback` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -332,11 +343,11 @@ pub unsafe extern "C" fn osmtpd_register_report_rollback(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, u32)>,
 ) {
-    register(false, incoming != 0, Phase::TxRollback, cb.map(Cb::Msg));
+    register(false, direction(incoming), Phase::TxRollback, cb.map(Cb::Msg));
 }
 
 /// Registers the report callback for `client` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -345,11 +356,11 @@ pub unsafe extern "C" fn osmtpd_register_report_client(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, *const c_char)>,
 ) {
-    register(false, incoming != 0, Phase::ProtocolClient, cb.map(Cb::Text));
+    register(false, direction(incoming), Phase::ProtocolClient, cb.map(Cb::Text));
 }
 
 /// Registers the report callback for `server` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -358,11 +369,11 @@ pub unsafe extern "C" fn osmtpd_register_report_server(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, *const c_char)>,
 ) {
-    register(false, incoming != 0, Phase::ProtocolServer, cb.map(Cb::Text));
+    register(false, direction(incoming), Phase::ProtocolServer, cb.map(Cb::Text));
 }
 
 /// Registers the report callback for `response` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -371,11 +382,11 @@ pub unsafe extern "C" fn osmtpd_register_report_response(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx, *const c_char)>,
 ) {
-    register(false, incoming != 0, Phase::FilterResponse, cb.map(Cb::Text));
+    register(false, direction(incoming), Phase::FilterResponse, cb.map(Cb::Text));
 }
 
 /// Registers the report callback for `timeout` in one direction (`incoming`
-/// non-zero: smtp-in).
+/// 1: smtp-in, 0: smtp-out).
 ///
 /// # Safety
 /// `cb` must have the prototype opensmtpd.h declares.
@@ -384,5 +395,5 @@ pub unsafe extern "C" fn osmtpd_register_report_timeout(
     incoming: c_int,
     cb: Option<unsafe extern "C" fn(*mut osmtpd_ctx)>,
 ) {
-    register(false, incoming != 0, Phase::Timeout, cb.map(Cb::Plain));
+    register(false, direction(incoming), Phase::Timeout, cb.map(Cb::Plain));
 }

@@ -16,9 +16,11 @@ use super::output;
 use crate::opensmtpd::dispatch::Dispatcher;
 use crate::opensmtpd::protocol::{self, Line};
 
-/// Longest line accepted from smtpd (libopensmtpd's buffer; it took a
-/// longer one for EOF).
-const MAX_LINE: usize = 65536;
+/// Longest line accepted from smtpd, newline excluded: the longest smtpd
+/// sends, a data-line of SMTP_LINE_MAX (65535) bytes behind the protocol
+/// fields (about 100 bytes). libopensmtpd's 64 KiB buffer took a line that
+/// did not fit, with what followed it, for the end of input.
+const MAX_LINE: usize = 65535 + 1024;
 
 /// How much is read from smtpd at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -207,12 +209,15 @@ fn read_and_dispatch() -> bool {
     while let Some(i) = memchr::memchr(b'\n', &input[start..]) {
         let end = start + i;
         let line = &input[start..end];
+        if line.len() > MAX_LINE {
+            too_long();
+        }
         handle_line(&mut lp, line.strip_suffix(b"\r").unwrap_or(line));
         start = end + 1;
     }
     input.drain(..start);
     if input.len() > MAX_LINE {
-        super::die(b"Invalid line received: line too long");
+        too_long();
     }
     if eof && !input.is_empty() {
         super::die(b"Invalid line received: unterminated line at end of input");
@@ -220,6 +225,11 @@ fn read_and_dispatch() -> bool {
     lp.input = input;
     LOOP.with(|l| *l.borrow_mut() = Some(lp));
     eof
+}
+
+/// Whether the line ended in this read or not, the same refusal.
+fn too_long() -> ! {
+    super::die(format!("Invalid line received: line longer than {MAX_LINE} bytes").as_bytes())
 }
 
 /// One read of at most a buffer's worth: the loop comes back while there
@@ -267,6 +277,11 @@ fn handle_line(lp: &mut Loop, line: &[u8]) {
                         v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
                     )
                 };
+            }
+            if let Some(value) = value {
+                if let Err(e) = protocol::check_config(key, value) {
+                    fail(e.0)
+                }
             }
         }
         Ok(Line::Event(ev)) => {

@@ -63,7 +63,11 @@ pub struct Dispatcher {
 
 fn cstr_in(buf: &mut Vec<u8>, bytes: &[u8]) -> *const libc::c_char {
     buf.clear();
-    buf.extend(bytes.iter().map(|&c| if c == 0 { b' ' } else { c }));
+    buf.extend_from_slice(bytes);
+    // A NUL would cut the C string short.
+    if memchr::memchr(0, bytes).is_some() {
+        buf.iter_mut().filter(|c| **c == 0).for_each(|c| *c = b' ');
+    }
     buf.push(0);
     buf.as_ptr().cast()
 }
@@ -278,12 +282,12 @@ impl Dispatcher {
 }
 
 fn split_first(p: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = p.iter().position(|&c| c == b'|')?;
+    let i = memchr::memchr(b'|', p)?;
     Some((&p[..i], &p[i + 1..]))
 }
 
 fn split_last(p: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = p.iter().rposition(|&c| c == b'|')?;
+    let i = memchr::memrchr(b'|', p)?;
     Some((&p[..i], &p[i + 1..]))
 }
 

@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ctx::{OSMTPD_STATUS_OK, OSMTPD_STATUS_PERMFAIL, OSMTPD_STATUS_TEMPFAIL};
-use super::protocol::ParseError;
+use super::protocol::{hex_u64, ParseError};
 
 /// A peer address as smtpd writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,19 +125,14 @@ pub fn status(s: &[u8]) -> Result<i32, ParseError> {
 
 /// A message id: 1–8 hex digits.
 pub fn msgid(s: &[u8]) -> Result<u32, ParseError> {
-    if s.is_empty() || s.len() > 8 || !s.iter().all(u8::is_ascii_hexdigit) {
-        return Err(err("Invalid line received: invalid msgid"));
+    match hex_u64(s) {
+        Some(v) if s.len() <= 8 => Ok(v as u32),
+        _ => Err(err("Invalid line received: invalid msgid")),
     }
-    u32::from_str_radix(std::str::from_utf8(s).unwrap_or("x"), 16)
-        .map_err(|_| err("Invalid line received: invalid msgid"))
 }
 
 pub fn evpid(s: &[u8]) -> Result<u64, ParseError> {
-    if s.is_empty() || s.len() > 16 || !s.iter().all(u8::is_ascii_hexdigit) {
-        return Err(err("Invalid line received: invalid evpid"));
-    }
-    u64::from_str_radix(std::str::from_utf8(s).unwrap_or("x"), 16)
-        .map_err(|_| err("Invalid line received: invalid evpid"))
+    hex_u64(s).ok_or_else(|| err("Invalid line received: invalid evpid"))
 }
 
 /// tx-commit's message size, decimal.

@@ -43,7 +43,7 @@ pub struct Event<'a> {
 pub struct ParseError(pub &'static str);
 
 fn split(s: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match s.iter().position(|&c| c == b'|') {
+    match memchr::memchr(b'|', s) {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
     }
@@ -62,11 +62,38 @@ fn digits(s: &[u8]) -> (u64, usize, bool) {
     (v, n, overflow)
 }
 
-fn hex_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 16 || !s.iter().all(u8::is_ascii_hexdigit) {
+/// Each byte's value as a hex digit, 0xff for the others.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Up to 16 hex digits, nothing else (two per line, so a table lookup a
+/// digit rather than `from_str_radix`).
+pub fn hex_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 {
         return None;
     }
-    u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
+    let mut v = 0u64;
+    let mut bad = 0u8;
+    for &c in s {
+        let d = HEX_VALUE[c as usize];
+        bad |= d;
+        v = v << 4 | (d & 0xf) as u64;
+    }
+    // Any 0xff entry sets the high bits no digit has.
+    (bad & 0xf0 == 0).then_some(v)
 }
 
 /// `sec.frac`, frac of up to 9 digits scaled to nanoseconds (libopensmtpd
@@ -184,6 +211,16 @@ pub fn parse(line: &[u8]) -> Result<Line<'_>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_ids() {
+        assert_eq!(hex_u64(b"0123456789abcdef"), Some(0x0123_4567_89ab_cdef));
+        assert_eq!(hex_u64(b"FFFFFFFFFFFFFFFF"), Some(u64::MAX));
+        assert_eq!(hex_u64(b"a"), Some(10));
+        for bad in [&b""[..], b"0123456789abcdef0", b"12g4", b"-1", b" 1", b"0x1", b"1|"] {
+            assert_eq!(hex_u64(bad), None, "{:?}", bad);
+        }
+    }
 
     #[test]
     fn config_lines() {

@@ -17,11 +17,24 @@ pub enum Decision<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Invalid(pub &'static str);
 
+/// `v` as 16 lower-case hex digits (`%016llx`), without going through
+/// `fmt`: every answer carries two.
+fn hex16(out: &mut Vec<u8>, v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    for (i, d) in buf.iter_mut().enumerate() {
+        *d = DIGITS[(v >> (60 - 4 * i)) as usize & 0xf];
+    }
+    out.extend_from_slice(&buf);
+}
+
 /// The two ids in the order the session's protocol version expects:
 /// `token|reqid` before 0.5, `reqid|token` since.
 fn ids(out: &mut Vec<u8>, minor: u32, reqid: u64, token: u64) {
     let (a, b) = if minor < 5 { (token, reqid) } else { (reqid, token) };
-    out.extend_from_slice(format!("{a:016x}|{b:016x}").as_bytes());
+    hex16(out, a);
+    out.push(b'|');
+    hex16(out, b);
 }
 
 fn push_single_line(out: &mut Vec<u8>, text: &[u8]) {
@@ -45,57 +58,74 @@ fn check_enh(e: [i32; 3], class_ok: impl Fn(i32) -> bool) -> Result<(), Invalid>
     Ok(())
 }
 
-/// `filter-result|…` for a decision, newline included.
-pub fn filter_result(minor: u32, reqid: u64, token: u64, d: &Decision<'_>) -> Result<Vec<u8>, Invalid> {
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(b"filter-result|");
-    ids(&mut out, minor, reqid, token);
+/// Appends `filter-result|…` for a decision, newline included, to `out`;
+/// nothing when the decision is refused.
+pub fn filter_result(
+    out: &mut Vec<u8>,
+    minor: u32,
+    reqid: u64,
+    token: u64,
+    d: &Decision<'_>,
+) -> Result<(), Invalid> {
     match d {
-        Decision::Proceed => out.extend_from_slice(b"|proceed"),
-        Decision::Reject { code, enh, text } => {
+        Decision::Reject { code, enh, .. } => {
             if !(200..=599).contains(code) {
                 return Err(Invalid("Invalid reject code"));
             }
             if let Some(e) = enh {
                 check_enh(*e, |c| (2..=5).contains(&c))?;
             }
+        }
+        // A disconnect is always 421, so the class is 4 (0.7 also let 3
+        // through).
+        Decision::Disconnect { enh: Some(e), .. } => check_enh(*e, |c| c == 4)?,
+        _ => {}
+    }
+    out.extend_from_slice(b"filter-result|");
+    ids(out, minor, reqid, token);
+    match d {
+        Decision::Proceed => out.extend_from_slice(b"|proceed"),
+        Decision::Reject { code, enh, text } => {
             out.extend_from_slice(format!("|reject|{code} ").as_bytes());
             if let Some(e) = enh {
-                push_enh(&mut out, *e);
+                push_enh(out, *e);
             }
-            push_single_line(&mut out, text);
+            push_single_line(out, text);
         }
         Decision::Disconnect { enh, text } => {
-            // A disconnect is always 421, so the class is 4 (0.7 also let 3
-            // through).
-            if let Some(e) = enh {
-                check_enh(*e, |c| c == 4)?;
-            }
             out.extend_from_slice(b"|disconnect|421 ");
             if let Some(e) = enh {
-                push_enh(&mut out, *e);
+                push_enh(out, *e);
             }
-            push_single_line(&mut out, text);
+            push_single_line(out, text);
         }
         Decision::Rewrite(text) => {
             out.extend_from_slice(b"|rewrite|");
-            push_single_line(&mut out, text);
+            push_single_line(out, text);
         }
     }
     out.push(b'\n');
-    Ok(out)
+    Ok(())
 }
 
 /// `filter-dataline|…` lines for `text`, one per line it contains.
 pub fn data_lines(out: &mut Vec<u8>, minor: u32, reqid: u64, token: u64, text: &[u8]) {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    let text = text.strip_suffix(b"\r").unwrap_or(text);
-    for line in text.split(|&c| c == b'\n') {
+    let mut rest = text.strip_suffix(b"\r").unwrap_or(text);
+    loop {
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
         out.extend_from_slice(b"filter-dataline|");
         ids(out, minor, reqid, token);
         out.push(b'|');
         out.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
         out.push(b'\n');
+        match next {
+            Some(n) => rest = n,
+            None => break,
+        }
     }
 }
 
@@ -103,12 +133,19 @@ pub fn data_lines(out: &mut Vec<u8>, minor: u32, reqid: u64, token: u64, text: &
 mod tests {
     use super::*;
 
+    fn filter_result(minor: u32, reqid: u64, token: u64, d: &Decision<'_>) -> Result<Vec<u8>, Invalid> {
+        let mut out = Vec::new();
+        super::filter_result(&mut out, minor, reqid, token, d).map(|()| out)
+    }
+
     #[test]
     fn results_in_both_id_orders() {
         let r = filter_result(6, 0xaa, 0xbb, &Decision::Proceed).unwrap();
         assert_eq!(r, b"filter-result|00000000000000aa|00000000000000bb|proceed\n");
         let r = filter_result(4, 0xaa, 0xbb, &Decision::Proceed).unwrap();
         assert_eq!(r, b"filter-result|00000000000000bb|00000000000000aa|proceed\n");
+        let r = filter_result(6, u64::MAX, 0x0123456789abcdef, &Decision::Proceed).unwrap();
+        assert_eq!(r, b"filter-result|ffffffffffffffff|0123456789abcdef|proceed\n");
     }
 
     #[test]

@@ -72,6 +72,14 @@ void osmtpd_filter_dataline(struct osmtpd_ctx *ctx, const char *fmt, ...)
     va_list ap;
     char *text;
     va_start(ap, fmt);
+    /* Nearly every filter echoes lines with "%s": no need to copy those
+       through printf, once per line of every message. */
+    if (fmt != NULL && strcmp(fmt, "%s") == 0) {
+        const char *line = va_arg(ap, const char *);
+        va_end(ap);
+        mailcompat_osmtpd_dataline(ctx, line != NULL ? line : "(null)");
+        return;
+    }
     text = format(fmt, ap);
     va_end(ap);
     mailcompat_osmtpd_dataline(ctx, text);

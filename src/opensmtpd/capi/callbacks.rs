@@ -1,7 +1,6 @@
 //! The filter's C callbacks, kept by event, and calling them with the
 //! arguments libopensmtpd passes.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void};
 
 use crate::opensmtpd::ctx::osmtpd_ctx;
@@ -29,12 +28,22 @@ pub enum Cb {
 pub type CreateFn = unsafe extern "C" fn(Ctx) -> *mut c_void;
 pub type DeleteFn = unsafe extern "C" fn(Ctx, *mut c_void);
 
+/// One slot per phase number.
+const PHASES: usize = Phase::LinkAuth as usize + 1;
+
 /// Everything the filter registered, copied out for the run loop.
 #[derive(Clone, Default)]
 pub struct Table {
-    pub by_event: HashMap<(bool, Phase), Cb>,
+    /// By direction (smtp-out, smtp-in), then phase: looked up per line.
+    by_event: [[Option<Cb>; PHASES]; 2],
     pub session: (Option<CreateFn>, Option<DeleteFn>),
     pub message: (Option<CreateFn>, Option<DeleteFn>),
+}
+
+impl Table {
+    pub fn set(&mut self, incoming: bool, phase: Phase, cb: Cb) {
+        self.by_event[incoming as usize][phase as usize] = Some(cb);
+    }
 }
 
 // The context pointers come only from the dispatcher, which passes its own
@@ -42,7 +51,7 @@ pub struct Table {
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl Callbacks for Table {
     fn call(&mut self, incoming: bool, phase: Phase, ctx: Ctx, args: Args<'_>) {
-        let Some(cb) = self.by_event.get(&(incoming, phase)).copied() else { return };
+        let Some(cb) = self.by_event[incoming as usize][phase as usize] else { return };
         // SAFETY: each callback was registered through the function whose
         // prototype gives exactly this signature, and the dispatcher passes
         // the matching arguments; pointers are valid for the call.

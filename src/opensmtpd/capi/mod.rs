@@ -71,7 +71,7 @@ fn register_inner(filter: bool, incoming: bool, phase: Phase, cb: Option<Cb>) {
             return false;
         }
         if let Some(cb) = cb {
-            s.table.by_event.insert((incoming, phase), cb);
+            s.table.set(incoming, phase, cb);
         }
         true
     });
@@ -138,9 +138,8 @@ fn answer(ctx: *mut osmtpd_ctx, d: &Decision<'_>) {
 fn answer_inner(ctx: *mut osmtpd_ctx, d: &Decision<'_>) {
     // SAFETY: `ctx` is a context this library handed to a callback.
     let Some(ctx) = (unsafe { ctx.as_ref() }) else { die(b"osmtpd: NULL context") };
-    match filter_result(ctx.version_minor as u32, ctx.reqid, ctx.token, d) {
-        Ok(line) => output::push(&line),
-        Err(e) => die(e.0.as_bytes()),
+    if let Err(e) = output::with(|o| filter_result(o, ctx.version_minor as u32, ctx.reqid, ctx.token, d)) {
+        die(e.0.as_bytes());
     }
     run::answer_queued();
 }

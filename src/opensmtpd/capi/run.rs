@@ -23,10 +23,12 @@ use crate::opensmtpd::protocol::{self, Line};
 const MAX_LINE: usize = 65535 + 1024;
 
 /// How much is read from smtpd at a time.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
 /// Answers waiting for smtpd beyond which input is not read: smtpd must
-/// take answers before it gets more work done.
-const OUTPUT_HIGH_WATER: usize = 4 << 20;
+/// take answers before it gets more work done. Small, so that a filter
+/// faster than its smtpd does not pile answers up in memory (about one
+/// read's worth of answers at most comes on top).
+const OUTPUT_HIGH_WATER: usize = 32 * 1024;
 
 const EV_READ: c_short = 0x02;
 const EV_WRITE: c_short = 0x04;

@@ -251,6 +251,23 @@ class Collector:
             return bytes(self.buf), self.done
 
 
+def loop_notes(loop, slog):
+    """Complaints if the filter's loop, seen by strace, is not `loop`."""
+    try:
+        with open(slog) as f:
+            calls = f.read()
+    except OSError:
+        return ["== runner: no strace log"]
+    polls = len(re.findall(r"\bp?poll\(", calls))
+    epolls = len(re.findall(r"\bepoll_p?wait\(", calls))
+    if loop == "poll" and (polls == 0 or epolls > 0):
+        return ["== runner: expected the poll(2) loop, saw %d poll and %d epoll_wait calls"
+                % (polls, epolls)]
+    if loop == "libevent" and epolls == 0:
+        return ["== runner: expected libevent's loop, saw no epoll_wait call"]
+    return []
+
+
 def run_case(case, binary, libdir, opts):
     """Runs the filter on the case's stream; returns (text, valgrind log)."""
     tmp = tempfile.mkdtemp(prefix="osmtpd-%s-" % case["name"], dir=opts.run_dir)
@@ -266,6 +283,14 @@ def run_case(case, binary, libdir, opts):
             cmd = [vg, "-q", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite", "--log-file=" + vlog] + \
                 (["--suppressions=" + supp] if os.path.exists(supp) else []) + cmd
+        slog = os.path.join(tmp, "strace.log")
+        loop = case.get("loop") if not (opts.valgrind or is_original(libdir)) else None
+        if loop:
+            st = shutil.which("strace")
+            if not st:
+                raise Failure("strace not found (the loop checks need it)")
+            cmd = [st, "-f", "-qq", "-e", "trace=poll,ppoll,epoll_wait,epoll_pwait",
+                   "-o", slog] + cmd
         env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": libdir, "LC_ALL": "C",
                "TZ": "UTC", "HOME": tmp}
         env.update(case.get("env", {}))
@@ -311,6 +336,8 @@ def run_case(case, binary, libdir, opts):
                 kill_group(proc)
                 proc.wait()
                 rc = None
+            if loop:
+                notes += loop_notes(loop, slog)
             stdout, out_done = out.join(time.monotonic() + 5)
             stderr, err_done = err.join(time.monotonic() + 5)
             if not (out_done and err_done):

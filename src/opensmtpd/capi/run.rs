@@ -1,12 +1,18 @@
-//! `osmtpd_run`: the event loop on stdin/stdout, on libevent's global base
-//! so that events a filter adds itself (timers, libasr's async DNS) are
-//! served by the same loop, as libopensmtpd's man page promises.
+//! `osmtpd_run`: the loop on stdin/stdout.
 //!
-//! Unlike libopensmtpd 0.7, which re-armed epoll for every answer, stdin is
-//! one persistent read event and answers are written straight away after
-//! each batch of input; only when stdout is full does a write event wait.
-//! At EOF every answer still queued is written before returning, and the
-//! sessions still open get their `ondelete_session`.
+//! A filter that needs nothing else is served by a plain blocking poll(2)
+//! loop. libopensmtpd's man page promises that `osmtpd_run` dispatches
+//! libevent, and filters add their own events to its global base (timers,
+//! libasr's asynchronous DNS): as soon as that base holds any event, from
+//! before `osmtpd_run` or from a callback, the loop hands over to
+//! libevent's dispatch for good, with stdin and stdout as events of the
+//! same base.
+//!
+//! Unlike libopensmtpd 0.7, which re-armed epoll for every answer, answers
+//! are written straight away after each batch of input; only when stdout is
+//! full does the loop wait for it. At EOF every answer still queued is
+//! written before returning, and the sessions still open get their
+//! `ondelete_session`.
 
 use std::cell::RefCell;
 use std::ffi::{c_int, c_short, c_void, CString};
@@ -46,7 +52,11 @@ extern "C" {
     fn event_free(ev: *mut c_void);
     fn event_base_dispatch(base: *mut c_void) -> c_int;
     fn event_base_loopexit(base: *mut c_void, tv: *const libc::timeval) -> c_int;
+    fn event_base_get_num_events(base: *mut c_void, flags: libc::c_uint) -> c_int;
 }
+
+/// EVENT_BASE_COUNT_ACTIVE | _VIRTUAL | _ADDED: anything at all.
+const EVENT_BASE_COUNT_ANY: libc::c_uint = 1 | 2 | 4;
 
 pub struct Loop {
     pub table: Table,
@@ -58,6 +68,9 @@ pub struct Loop {
     base: *mut c_void,
     write_ev: *mut c_void,
     write_armed: bool,
+    /// Dispatching libevent (the filter has events of its own) rather
+    /// than polling stdin/stdout.
+    libevent: bool,
 }
 
 thread_local! {
@@ -112,20 +125,73 @@ pub fn run(
             base,
             write_ev,
             write_armed: false,
+            libevent: false,
         })
     });
     output::push(&registration);
-    flush_or_arm();
-    // SAFETY: live events on the live base.
+    let eof = poll_loop(base);
+    if !eof {
+        // SAFETY: live events on the live base.
+        unsafe {
+            LOOP.with(|l| {
+                if let Some(l) = l.borrow_mut().as_mut() {
+                    l.libevent = true;
+                    if l.reading {
+                        event_add(l.read_ev, std::ptr::null());
+                    }
+                }
+            });
+            flush_or_arm();
+            event_base_dispatch(base);
+        }
+    }
+    // SAFETY: our events, deleted (if added) and freed once.
     unsafe {
-        event_add(read_ev, std::ptr::null());
-        event_base_dispatch(base);
         event_del(read_ev);
         event_del(write_ev);
         event_free(read_ev);
         event_free(write_ev);
     }
     finish();
+}
+
+/// Whether the filter has events of its own in libevent's global base
+/// (ours are not in it while polling).
+fn filter_has_events(base: *mut c_void) -> bool {
+    // SAFETY: the live global base.
+    unsafe { event_base_get_num_events(base, EVENT_BASE_COUNT_ANY) > 0 }
+}
+
+/// Serves stdin and stdout with poll(2) while the filter needs nothing
+/// else. Returns true at EOF, false when libevent must take over.
+fn poll_loop(base: *mut c_void) -> bool {
+    loop {
+        if filter_has_events(base) {
+            return false;
+        }
+        // Writes what it can and updates `reading`: with stdout drained the
+        // loop must listen to stdin again, or poll would wait on nothing.
+        flush_or_arm();
+        let pending = output::with(|o| !o.is_empty());
+        let reading = LOOP.with(|l| l.borrow().as_ref().is_some_and(|l| l.reading));
+        if !pending && !reading {
+            super::die(b"osmtpd: neither reading nor writing");
+        }
+        let mut fds = [
+            libc::pollfd { fd: 0, events: if reading { libc::POLLIN } else { 0 }, revents: 0 },
+            libc::pollfd { fd: 1, events: if pending { libc::POLLOUT } else { 0 }, revents: 0 },
+        ];
+        // SAFETY: two valid pollfds for the duration of the call.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            super::die(b"poll failed");
+        }
+        if fds[0].revents != 0 && crate::common::guard::guard(true, || {}, read_and_dispatch) {
+            return true;
+        }
+    }
 }
 
 /// After EOF: everything queued is written, open sessions are ended.
@@ -152,24 +218,31 @@ pub fn answer_queued() {
 }
 
 /// Writes what can be written now; waits for stdout otherwise, and stops
-/// reading while too much waits.
+/// reading while too much waits. (While polling, the poll loop does the
+/// waiting: only `reading` changes.)
 fn flush_or_arm() {
     let pending = output::flush_nonblocking();
     let backlog = output::with(|o| o.len());
     LOOP.with(|l| {
         if let Some(l) = l.borrow_mut().as_mut() {
+            let stop = l.reading && backlog > OUTPUT_HIGH_WATER;
+            let resume = !l.reading && backlog <= OUTPUT_HIGH_WATER / 2;
+            if stop || resume {
+                l.reading = resume;
+            }
+            if !l.libevent {
+                return;
+            }
             // SAFETY: the events belong to the live base.
             unsafe {
                 if pending && !l.write_armed {
                     event_add(l.write_ev, std::ptr::null());
                     l.write_armed = true;
                 }
-                if l.reading && backlog > OUTPUT_HIGH_WATER {
+                if stop {
                     event_del(l.read_ev);
-                    l.reading = false;
-                } else if !l.reading && backlog <= OUTPUT_HIGH_WATER / 2 {
+                } else if resume {
                     event_add(l.read_ev, std::ptr::null());
-                    l.reading = true;
                 }
             }
         }

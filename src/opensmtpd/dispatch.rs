@@ -132,6 +132,9 @@ impl Dispatcher {
                 cb.call(incoming, ev.phase, cptr, Args::Text(text(s0, p)));
             }
             Phase::Auth | Phase::MailFrom | Phase::RcptTo | Phase::DataLine => {
+                if ev.phase == Phase::DataLine {
+                    session.in_data = p != b".";
+                }
                 cb.call(incoming, ev.phase, cptr, Args::Text(text(s0, p)));
             }
             Phase::StartTls

@@ -16,6 +16,8 @@ pub struct Session {
     rcpt_count: usize,
     /// Between tx-begin and tx-commit/tx-rollback.
     pub message_open: bool,
+    /// Data lines came for the current message, its final "." not yet.
+    pub in_data: bool,
 }
 
 fn malloc_cstr(bytes: &[u8]) -> *mut c_char {
@@ -53,7 +55,7 @@ impl Session {
         ctx.greeting = greeting { identity: std::ptr::null_mut() };
         // SAFETY: one NULL pointer slot, the empty list libopensmtpd starts with.
         ctx.rcptto = unsafe { libc::calloc(1, std::mem::size_of::<*mut c_char>()) }.cast();
-        Box::new(Session { ctx, rcpt_count: 0, message_open: false })
+        Box::new(Session { ctx, rcpt_count: 0, message_open: false, in_data: false })
     }
 
     pub fn add_rcpt(&mut self, addr: &[u8]) {
@@ -149,6 +151,11 @@ impl Sessions {
 
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Whether some session is in the middle of a message's data lines.
+    pub fn any_in_data(&self) -> bool {
+        self.map.values().any(|s| s.in_data)
     }
 
     /// The live session ids, in increasing order (libopensmtpd's tree order,

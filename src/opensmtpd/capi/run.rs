@@ -194,17 +194,24 @@ fn poll_loop(base: *mut c_void) -> bool {
     }
 }
 
-/// After EOF: everything queued is written, open sessions are ended.
+/// After EOF: everything queued is written, open sessions are ended. An
+/// input that ends in the middle of a message's data lines is an error
+/// (smtpd never does that but when it dies), reported once that is done.
 fn finish() {
     set_nonblocking(1, false);
     output::flush_blocking();
+    let mut cut = false;
     if let Some(mut l) = LOOP.with(|l| l.borrow_mut().take()) {
+        cut = l.dispatcher.sessions.any_in_data();
         let ids = l.dispatcher.sessions.ids();
         for id in ids {
             l.dispatcher.end_session(id, &mut l.table);
         }
     }
     output::flush_blocking();
+    if cut {
+        super::die(b"Invalid line received: end of input in the middle of a message");
+    }
 }
 
 /// An answer was queued. Within a batch of input the batch's end writes it;

@@ -12,6 +12,7 @@ pub mod protocol;
 #[cfg(test)]
 mod random_input_tests;
 pub mod reply;
+pub mod sasl;
 pub mod session;
 pub mod source;
 pub mod status;

@@ -483,7 +483,12 @@ case("auth_login", "t_auth", ["plain=1"],
 case("auth_login_equals", "t_auth", ["plain=1"],
      sc(["AUTH=LOGIN"], r("AUTH", arg="^LOGIN", auth=1, challenge="UGFzc3dvcmQ6",
                           reply=AUTH_OK)))
-case("auth_crammd5_by_name", "t_auth", [], sc(["AUTH CRAM-MD5"]))
+# libESMTP looks for CRAM-MD5 as sasl-cram-md5.so, its file is
+# sasl-crammd5.so: it never uses a server's CRAM-MD5 (A12). With Debian's
+# library the AUTH rule below is never reached and the mail goes unsigned.
+case("auth_crammd5_by_name", "t_auth", [],
+     sc(["AUTH CRAM-MD5"], r("AUTH", arg="^CRAM-MD5", auth=1,
+                             challenge="PDEyMzQ1LjY3ODlAZXhhbXBsZS5vcmc+", reply=AUTH_OK)))
 case("auth_crammd5_preloaded", "t_auth", ["preload=CRAMMD5"],
      sc(["AUTH CRAM-MD5"], r("AUTH", arg="^CRAM-MD5", auth=1,
                              challenge="PDEyMzQ1LjY3ODlAZXhhbXBsZS5vcmc+", reply=AUTH_OK)))
@@ -525,10 +530,7 @@ send("crash_etrn_continue_nomsg", ["etrn=example.org", "msgs=0", "ev2003=0"], sc
 # ------------------------------------------------------------ features of later issues
 # These run against our library and are reported "pending" while they fail.
 _NEEDS = {
-    "needs-sasl": {"auth_plain", "auth_plain_not_enabled", "auth_login", "auth_login_equals",
-                   "auth_crammd5_by_name", "auth_crammd5_preloaded", "auth_next_mechanism",
-                   "auth_all_fail", "auth_538_quit", "auth_534_quit", "auth_refused_by_app",
-                   "auth_close"},
+    "needs-sasl": set(),
 }
 for _c in CASES:
     for _flag, _names in _NEEDS.items():
@@ -539,6 +541,11 @@ for _c in CASES:
 # Case -> entry of COMPATIBILITY.md. Their golden files hold our output; they
 # are not compared with Debian's library.
 _DIVERGENT = {
+    "auth_crammd5_by_name": "A12",
+    "auth_all_fail": "A13",
+    "auth_refused_by_app": "A13",
+    "auth_plain_not_enabled": "A13",
+    "auth_close": "A14",
     "tls_server_tls11_only": "T2",
     "basic_ipv6_literal": "A1",
     "transfer_stall": "E11",

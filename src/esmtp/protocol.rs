@@ -18,6 +18,7 @@ use super::events::{report, Event, EventSink, Monitor};
 use super::extensions::Extensions;
 use super::params::{mail_command, rcpt_command};
 use super::reply::{read_reply, Reply, ReplyError, ReplyOptions};
+use super::sasl::Authenticator;
 use super::session::{Body, ByMode, EtrnNode, Message, Recipient, Session, StartTls, TimeoutKind};
 use super::status::StatusCell;
 use super::tls;
@@ -25,10 +26,13 @@ use super::transfer::{send_bdat, send_data, Hooks, MessageView, TransferError};
 
 /// What the C layer knows that the engine cannot look up itself.
 #[derive(Default)]
-pub struct RunOptions {
-    /// An auth context with an interact callback is attached.
-    pub auth_enabled: bool,
+pub struct RunOptions<'a> {
+    /// The application's auth context, when it has an interact callback.
+    pub auth: Option<&'a dyn Authenticator>,
 }
+
+/// 334 continuations answered per mechanism before it is cancelled.
+const MAX_AUTH_ROUNDS: usize = 16;
 
 /// How a conversation ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +150,7 @@ fn run_on(sess: &Session, opts: &RunOptions, addrs: &[SockAddr], localhost: &[u8
             fallback: false,
             opts,
             pending_final: None,
+            authenticated: false,
         };
         let fallback = engine.converse();
         report(sink, Event::Disconnect, 0);
@@ -165,10 +170,11 @@ struct Engine<'a> {
     localhost: &'a [u8],
     /// The server sent us away: try the next address.
     fallback: bool,
-    opts: &'a RunOptions,
+    opts: &'a RunOptions<'a>,
     /// A message whose end-of-data reply has not been read yet: with
     /// PIPELINING it travels with the next command group.
     pending_final: Option<&'a Message>,
+    authenticated: bool,
 }
 
 /// Reads one reply on `conn`. A failure records its error code and leaves
@@ -355,17 +361,79 @@ impl<'a> Engine<'a> {
                 return Err(Stop::Quit);
             }
         }
-        if self.ext.auth && self.opts.auth_enabled {
-            // SASL is not implemented yet: never send mail that was meant to
-            // be authenticated without authenticating.
-            set_error(error::ERR_CLIENT_ERROR);
-            return Err(Stop::Quit);
+        if self.ext.auth && !self.authenticated {
+            if let Some(auth) = self.opts.auth {
+                self.authenticate(auth)?;
+            }
         }
         if !self.report_extensions() {
             set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
             return Err(Stop::Quit);
         }
         Ok(())
+    }
+
+    /// RFC 4954 AUTH: the server's mechanisms in its order, each the
+    /// application allows tried in turn, as libESMTP did. 534 and 538 end
+    /// the session. Unlike libESMTP, which then sent the mail
+    /// unauthenticated, when none succeeds no mail is sent: the messages'
+    /// reverse-path status holds the last refusal (COMPATIBILITY A12).
+    fn authenticate(&mut self, auth: &dyn Authenticator) -> Result<(), Stop> {
+        let mut refusal: Option<Reply> = None;
+        for name in self.ext.auth_mechanisms.clone() {
+            if !auth.select(name.as_bytes()) {
+                continue;
+            }
+            let mut cmd = format!("AUTH {name}").into_bytes();
+            match auth.response(None) {
+                Some(ir) if ir.is_empty() => cmd.extend_from_slice(b" ="),
+                Some(ir) => {
+                    cmd.push(b' ');
+                    cmd.extend_from_slice(openssl::base64::encode_block(&ir).as_bytes());
+                }
+                None => {}
+            }
+            cmd.extend_from_slice(b"\r\n");
+            self.write(&cmd)?;
+            let mut rounds = 0;
+            let reply = loop {
+                let r = self.reply(false)?;
+                if r.code != 334 {
+                    break r;
+                }
+                rounds += 1;
+                let challenge = std::str::from_utf8(&r.text)
+                    .ok()
+                    .and_then(|t| openssl::base64::decode_block(t.trim()).ok());
+                let answer =
+                    challenge.filter(|_| rounds <= MAX_AUTH_ROUNDS).and_then(|c| auth.response(Some(&c)));
+                // `*` cancels the exchange (RFC 4954 §4).
+                let mut line =
+                    answer.map_or_else(|| b"*".to_vec(), |a| openssl::base64::encode_block(&a).into_bytes());
+                line.extend_from_slice(b"\r\n");
+                self.write(&line)?;
+            };
+            match reply.code {
+                200..=299 => {
+                    self.authenticated = true;
+                    return Ok(());
+                }
+                534 | 538 => return Err(Stop::Quit),
+                _ => refusal = Some(reply),
+            }
+        }
+        let (code, text, enh) = match &refusal {
+            Some(r) => (r.code, Some(&r.text[..]), r.enh),
+            None => (0, None, [0; 3]),
+        };
+        if refusal.is_none() {
+            // Nothing the server offers could be used.
+            set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
+        }
+        for m in self.sess.messages.iter() {
+            m.reverse_path_status.set(code, text, enh);
+        }
+        Err(Stop::Quit)
     }
 
     /// The session's SSL_CTX: the application's, else the library's own,

@@ -53,6 +53,37 @@ pub trait Mechanism {
 const USER: Request =
     Request { name: c"user", flags: AUTH_USER | AUTH_CLEARTEXT, prompt: c"User Name", size: 0 };
 
+/// What the engine needs of the application's auth context.
+pub trait Authenticator {
+    /// Makes `name` (as the server wrote it) the mechanism in use, if it
+    /// is built in and the application allows it (`auth_set_mechanism`).
+    fn select(&self, name: &[u8]) -> bool;
+    /// The next response of the selected mechanism (`auth_response`):
+    /// the initial one for `None`, else the answer to a decoded challenge.
+    fn response(&self, challenge: Option<&[u8]>) -> Option<Vec<u8>>;
+}
+
+/// EXTERNAL (RFC 4422): the identity `auth_set_external_id` gave.
+pub fn external(id: &[u8]) -> Box<dyn Mechanism> {
+    Box::new(External(id.to_vec()))
+}
+
+struct External(Vec<u8>);
+
+impl Mechanism for External {
+    fn name(&self) -> &'static CStr {
+        c"EXTERNAL"
+    }
+
+    fn flags(&self) -> u32 {
+        PLUGIN_EXTERNAL
+    }
+
+    fn respond(&mut self, challenge: Option<&[u8]>, _: &dyn Interact) -> Option<Vec<u8>> {
+        challenge.is_none().then(|| self.0.clone())
+    }
+}
+
 /// The mechanism called `name` (any case), if built in. `CRAMMD5` is the
 /// name libESMTP's plugin file had: programs preload it so.
 pub fn by_name(name: &[u8]) -> Option<Box<dyn Mechanism>> {

@@ -1,15 +1,15 @@
 //! `auth_context_t`: the auth-client.h API.
 //!
-//! The context keeps every setting libESMTP's does. SASL mechanisms arrive
-//! with the SASL work (issue 5); until then `auth_set_mechanism` finds none
-//! and a session that needs AUTH fails with `SMTP_ERR_CLIENT_ERROR` rather
-//! than sending mail unauthenticated. As in libESMTP, argument checks in
-//! this API return the failure value without touching `smtp_errno`.
+//! The context keeps every setting libESMTP's does, and the selected
+//! mechanism (built in: `crate::esmtp::sasl`), whose requests go to the
+//! application's interact callback. As in libESMTP, argument checks in this
+//! API return the failure value without touching `smtp_errno`.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_int, c_uint, c_void, CString};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 
 use super::{cstr, guarded, handle};
+use crate::esmtp::sasl::{self, Authenticator, Interact, Mechanism, Request};
 
 /// `AUTH_PLUGIN_EXTERNAL`: only `auth_set_external_id` may change it.
 const AUTH_PLUGIN_EXTERNAL: c_uint = 0x04;
@@ -34,6 +34,90 @@ pub struct AuthContext {
     interact: Cell<auth_interact_t>,
     interact_arg: Cell<usize>,
     external_id: RefCell<Option<CString>>,
+    mechanism: RefCell<Option<Box<dyn Mechanism>>>,
+    /// `auth_response`'s last answer, NUL-terminated; valid until the next.
+    last: RefCell<Vec<u8>>,
+}
+
+impl Interact for AuthContext {
+    fn ask(&self, requests: &[Request]) -> Option<Vec<Vec<u8>>> {
+        let cb = self.interact.get()?;
+        let reqs: Vec<auth_client_request> = requests
+            .iter()
+            .map(|r| auth_client_request {
+                name: r.name.as_ptr(),
+                flags: r.flags,
+                prompt: r.prompt.as_ptr(),
+                size: r.size,
+            })
+            .collect();
+        let mut results: Vec<*mut c_char> = vec![std::ptr::null_mut(); reqs.len()];
+        // SAFETY: the interact contract: `reqs` and `results` hold `fields`
+        // entries each; the callback stores string pointers in `results`.
+        let ok = unsafe {
+            cb(
+                reqs.as_ptr(),
+                results.as_mut_ptr(),
+                reqs.len() as c_int,
+                self.interact_arg.get() as *mut c_void,
+            )
+        };
+        if ok == 0 {
+            return None;
+        }
+        results
+            .iter()
+            // A value left NULL is a refusal (libESMTP's plugins crashed).
+            // SAFETY: non-NULL results are the application's C strings,
+            // valid until the callback is called again; copied at once.
+            .map(|&p| (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()))
+            .collect()
+    }
+}
+
+impl Authenticator for AuthContext {
+    fn select(&self, name: &[u8]) -> bool {
+        *self.mechanism.borrow_mut() = None;
+        let m = if name.eq_ignore_ascii_case(b"EXTERNAL") {
+            match &*self.external_id.borrow() {
+                Some(id) => sasl::external(id.to_bytes()),
+                None => return false,
+            }
+        } else {
+            match sasl::by_name(name) {
+                Some(m) => m,
+                None => return false,
+            }
+        };
+        // libESMTP's rules: strong enough, and of a kind the application
+        // allowed (plain-text mechanisms only if it said so).
+        let kinds = m.flags() & (sasl::PLUGIN_ANONYMOUS | sasl::PLUGIN_PLAIN | sasl::PLUGIN_EXTERNAL);
+        if m.ssf() < self.min_ssf.get() || kinds & !self.flags.get() != 0 {
+            return false;
+        }
+        *self.mechanism.borrow_mut() = Some(m);
+        true
+    }
+
+    fn response(&self, challenge: Option<&[u8]>) -> Option<Vec<u8>> {
+        let mut slot = self.mechanism.borrow_mut();
+        let m = slot.as_mut()?;
+        if m.flags() & sasl::PLUGIN_EXTERNAL == 0 && self.interact.get().is_none() {
+            return None;
+        }
+        m.respond(challenge, self)
+    }
+}
+
+/// `ctx` as the engine's authenticator, when it has an interact callback.
+///
+/// # Safety
+/// `ctx` must be null or a live context from `auth_create_context` that
+/// outlives the returned reference.
+pub(crate) unsafe fn enabled_context<'a>(ctx: *mut c_void) -> Option<&'a dyn Authenticator> {
+    // SAFETY: per the contract above.
+    let c = unsafe { handle(ctx.cast::<AuthContext>()) }?;
+    c.interact.get().is_some().then_some(c as &dyn Authenticator)
 }
 
 /// Whether `ctx` is a context with an interact callback.
@@ -142,7 +226,8 @@ pub unsafe extern "C" fn auth_client_enabled(context: auth_context_t) -> c_int {
     })
 }
 
-/// No mechanism is built in yet (SASL is issue 5).
+/// Selects the mechanism called `name` (any case; `CRAMMD5`, libESMTP's
+/// plugin file name, also finds CRAM-MD5).
 ///
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
@@ -150,8 +235,10 @@ pub unsafe extern "C" fn auth_client_enabled(context: auth_context_t) -> c_int {
 pub unsafe extern "C" fn auth_set_mechanism(context: auth_context_t, name: *const c_char) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
-        let _ = unsafe { (handle(context), cstr(name)) };
-        0
+        let (Some(c), Some(name)) = (unsafe { (handle(context), cstr(name)) }) else {
+            return 0;
+        };
+        c.select(name.to_bytes()) as c_int
     })
 }
 
@@ -160,11 +247,19 @@ pub unsafe extern "C" fn auth_set_mechanism(context: auth_context_t, name: *cons
 #[no_mangle]
 pub unsafe extern "C" fn auth_mechanism_name(context: auth_context_t) -> *const c_char {
     guarded!(std::ptr::null(), {
-        let _ = context;
-        std::ptr::null()
+        // SAFETY: per the function's contract.
+        let Some(c) = (unsafe { handle(context) }) else {
+            return std::ptr::null();
+        };
+        let m = c.mechanism.borrow();
+        m.as_ref().map_or(std::ptr::null(), |m| m.name().as_ptr())
     })
 }
 
+/// The selected mechanism's answer to `challenge` (`*len` bytes), or with
+/// a NULL challenge its initial response; the answer's length goes to
+/// `*len`. The answer stays valid until the next call.
+///
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
@@ -174,8 +269,22 @@ pub unsafe extern "C" fn auth_response(
     len: *mut c_int,
 ) -> *const c_char {
     guarded!(std::ptr::null(), {
-        let _ = (context, challenge, len);
-        std::ptr::null()
+        // SAFETY: per the function's contract.
+        let (Some(c), Some(len)) = (unsafe { (handle(context), len.as_mut()) }) else {
+            return std::ptr::null();
+        };
+        let challenge = (!challenge.is_null()).then(|| {
+            // SAFETY: the caller passes `*len` readable bytes.
+            unsafe { std::slice::from_raw_parts(challenge.cast::<u8>(), (*len).max(0) as usize) }
+        });
+        let Some(mut answer) = c.response(challenge) else {
+            return std::ptr::null();
+        };
+        *len = answer.len() as c_int;
+        answer.push(0);
+        let mut last = c.last.borrow_mut();
+        *last = answer;
+        last.as_ptr().cast()
     })
 }
 
@@ -186,8 +295,12 @@ pub unsafe extern "C" fn auth_response(
 #[no_mangle]
 pub unsafe extern "C" fn auth_get_ssf(context: auth_context_t) -> c_int {
     guarded!(-1, {
-        let _ = context;
-        -1
+        // SAFETY: per the function's contract.
+        let Some(c) = (unsafe { handle(context) }) else {
+            return -1;
+        };
+        let m = c.mechanism.borrow();
+        m.as_ref().map_or(-1, |m| m.ssf())
     })
 }
 

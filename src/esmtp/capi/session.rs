@@ -162,9 +162,9 @@ pub unsafe extern "C" fn smtp_start_session(session: smtp_session_t) -> c_int {
         check_args!(!s.running.get(), 0);
         // SAFETY: the auth context pointer was given by the application
         // through smtp_auth_set_context and must still be alive.
-        let auth_enabled = unsafe { super::auth::context_enabled(s.auth_ctx.get()) };
+        let auth = unsafe { super::auth::enabled_context(s.auth_ctx.get()) };
         s.running.set(true);
-        let rc = protocol::run(s, &RunOptions { auth_enabled });
+        let rc = protocol::run(s, &RunOptions { auth });
         s.running.set(false);
         rc
     })

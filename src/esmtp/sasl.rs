@@ -92,8 +92,236 @@ pub fn by_name(name: &[u8]) -> Option<Box<dyn Mechanism>> {
         b"PLAIN" => Box::new(Plain),
         b"LOGIN" => Box::new(Login::default()),
         b"CRAM-MD5" | b"CRAMMD5" => Box::new(CramMd5),
+        b"SCRAM-SHA-1" => Box::new(Scram::new(ScramHash::Sha1)),
+        b"SCRAM-SHA-256" => Box::new(Scram::new(ScramHash::Sha256)),
+        b"XOAUTH2" => Box::new(Bearer { oauthbearer: false }),
+        b"OAUTHBEARER" => Box::new(Bearer { oauthbearer: true }),
         _ => return None,
     })
+}
+
+/// SCRAM's hash (RFC 5802, RFC 7677).
+#[derive(Clone, Copy)]
+enum ScramHash {
+    Sha1,
+    Sha256,
+}
+
+impl ScramHash {
+    fn md(self) -> openssl::hash::MessageDigest {
+        match self {
+            ScramHash::Sha1 => openssl::hash::MessageDigest::sha1(),
+            ScramHash::Sha256 => openssl::hash::MessageDigest::sha256(),
+        }
+    }
+}
+
+/// SCRAM-SHA-1 and SCRAM-SHA-256, without channel binding. The password
+/// never goes to the server, and the server must prove it knows it too:
+/// a final message whose signature does not verify ends the exchange.
+struct Scram {
+    hash: ScramHash,
+    /// Fixed by tests; random otherwise.
+    nonce: Option<Vec<u8>>,
+    state: ScramState,
+}
+
+enum ScramState {
+    Start,
+    /// The client-first-message-bare sent, the password kept for the proof.
+    First {
+        bare: Vec<u8>,
+        nonce: Vec<u8>,
+        pass: Vec<u8>,
+    },
+    /// The proof sent: the server's signature expected.
+    Final {
+        server_signature: Vec<u8>,
+    },
+    Done,
+}
+
+impl Scram {
+    fn new(hash: ScramHash) -> Self {
+        Scram { hash, nonce: None, state: ScramState::Start }
+    }
+
+    fn hmac(&self, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+        let key = openssl::pkey::PKey::hmac(key).ok()?;
+        let mut signer = openssl::sign::Signer::new(self.hash.md(), &key).ok()?;
+        signer.update(data).ok()?;
+        signer.sign_to_vec().ok()
+    }
+
+    fn first(&mut self, interact: &dyn Interact) -> Option<Vec<u8>> {
+        let [user, pass] = ask2(
+            interact,
+            [
+                Request { flags: AUTH_USER, ..USER },
+                Request { name: c"passphrase", flags: AUTH_PASS, prompt: c"Pass Phrase", size: 0 },
+            ],
+        )?;
+        let nonce = match &self.nonce {
+            Some(n) => n.clone(),
+            None => {
+                let mut raw = [0u8; 18];
+                openssl::rand::rand_bytes(&mut raw).ok()?;
+                openssl::base64::encode_block(&raw).into_bytes()
+            }
+        };
+        // saslname: '=' and ',' escaped (RFC 5802 §5.1).
+        let mut bare = b"n=".to_vec();
+        for &c in &user {
+            match c {
+                b'=' => bare.extend_from_slice(b"=3D"),
+                b',' => bare.extend_from_slice(b"=2C"),
+                c => bare.push(c),
+            }
+        }
+        bare.extend_from_slice(b",r=");
+        bare.extend_from_slice(&nonce);
+        let mut msg = b"n,,".to_vec();
+        msg.extend_from_slice(&bare);
+        self.state = ScramState::First { bare, nonce, pass };
+        Some(msg)
+    }
+
+    fn proof(&mut self, server_first: &[u8]) -> Option<Vec<u8>> {
+        let ScramState::First { bare, nonce, pass } = std::mem::replace(&mut self.state, ScramState::Done)
+        else {
+            return None;
+        };
+        let (mut r, mut salt, mut iterations) = (None, None, None);
+        for attr in server_first.split(|&c| c == b',') {
+            match attr {
+                [b'r', b'=', v @ ..] => r = Some(v),
+                [b's', b'=', v @ ..] => {
+                    salt = openssl::base64::decode_block(std::str::from_utf8(v).ok()?).ok()
+                }
+                [b'i', b'=', v @ ..] => iterations = std::str::from_utf8(v).ok()?.parse::<u32>().ok(),
+                _ => {}
+            }
+        }
+        let (r, salt, iterations) = (r?, salt?, iterations?);
+        // The server's nonce extends ours; a bounded work factor.
+        if !r.starts_with(&nonce) || r.len() == nonce.len() || !(1..=1_000_000).contains(&iterations) {
+            return None;
+        }
+        let mut salted = vec![0u8; self.hash.md().size()];
+        openssl::pkcs5::pbkdf2_hmac(&pass, &salt, iterations as usize, self.hash.md(), &mut salted).ok()?;
+        let client_key = self.hmac(&salted, b"Client Key")?;
+        let stored_key = openssl::hash::hash(self.hash.md(), &client_key).ok()?;
+        let mut without_proof = b"c=biws,r=".to_vec();
+        without_proof.extend_from_slice(r);
+        let mut auth_message = bare;
+        auth_message.push(b',');
+        auth_message.extend_from_slice(server_first);
+        auth_message.push(b',');
+        auth_message.extend_from_slice(&without_proof);
+        let client_signature = self.hmac(&stored_key, &auth_message)?;
+        let proof: Vec<u8> = client_key.iter().zip(&client_signature).map(|(a, b)| a ^ b).collect();
+        let server_key = self.hmac(&salted, b"Server Key")?;
+        let server_signature = self.hmac(&server_key, &auth_message)?;
+        self.state = ScramState::Final { server_signature };
+        let mut msg = without_proof;
+        msg.extend_from_slice(b",p=");
+        msg.extend_from_slice(openssl::base64::encode_block(&proof).as_bytes());
+        Some(msg)
+    }
+
+    fn verify(&mut self, server_final: &[u8]) -> Option<Vec<u8>> {
+        let ScramState::Final { server_signature } = std::mem::replace(&mut self.state, ScramState::Done)
+        else {
+            return None;
+        };
+        let v = server_final.strip_prefix(b"v=")?;
+        let v = v.split(|&c| c == b',').next()?;
+        let got = openssl::base64::decode_block(std::str::from_utf8(v).ok()?).ok()?;
+        // Constant time: the signature proves the server's knowledge.
+        (got.len() == server_signature.len() && openssl::memcmp::eq(&got, &server_signature)).then(Vec::new)
+    }
+}
+
+impl Mechanism for Scram {
+    fn name(&self) -> &'static CStr {
+        match self.hash {
+            ScramHash::Sha1 => c"SCRAM-SHA-1",
+            ScramHash::Sha256 => c"SCRAM-SHA-256",
+        }
+    }
+
+    fn flags(&self) -> u32 {
+        0
+    }
+
+    fn respond(&mut self, challenge: Option<&[u8]>, interact: &dyn Interact) -> Option<Vec<u8>> {
+        match (challenge, &self.state) {
+            (None, _) => self.first(interact),
+            (Some(c), ScramState::First { .. }) => self.proof(c),
+            (Some(c), ScramState::Final { .. }) => self.verify(c),
+            _ => None,
+        }
+    }
+}
+
+/// XOAUTH2 and OAUTHBEARER (RFC 7628): a bearer token from the
+/// application (asked as the pass phrase), sent like a password, so only
+/// where the application allows plain-text mechanisms.
+struct Bearer {
+    oauthbearer: bool,
+}
+
+impl Mechanism for Bearer {
+    fn name(&self) -> &'static CStr {
+        if self.oauthbearer {
+            c"OAUTHBEARER"
+        } else {
+            c"XOAUTH2"
+        }
+    }
+
+    fn flags(&self) -> u32 {
+        PLUGIN_PLAIN
+    }
+
+    fn respond(&mut self, challenge: Option<&[u8]>, interact: &dyn Interact) -> Option<Vec<u8>> {
+        if challenge.is_some() {
+            // The server's error report (JSON): acknowledge it so that it
+            // ends the exchange with its failure reply (RFC 7628 §3.2.3).
+            return Some(if self.oauthbearer { b"\x01".to_vec() } else { Vec::new() });
+        }
+        let [user, token] = ask2(
+            interact,
+            [
+                Request { flags: AUTH_USER, ..USER },
+                Request {
+                    name: c"token",
+                    flags: AUTH_PASS | AUTH_CLEARTEXT,
+                    prompt: c"Access Token",
+                    size: 0,
+                },
+            ],
+        )?;
+        let mut out = Vec::new();
+        if self.oauthbearer {
+            out.extend_from_slice(b"n,a=");
+            for &c in &user {
+                match c {
+                    b'=' => out.extend_from_slice(b"=3D"),
+                    b',' => out.extend_from_slice(b"=2C"),
+                    c => out.push(c),
+                }
+            }
+            out.extend_from_slice(b",\x01auth=Bearer ");
+        } else {
+            out.extend_from_slice(b"user=");
+            out.extend_from_slice(&user);
+            out.extend_from_slice(b"\x01auth=Bearer ");
+        }
+        out.extend_from_slice(&token);
+        out.extend_from_slice(b"\x01\x01");
+        Some(out)
+    }
 }
 
 /// PLAIN (RFC 4616): `\0user\0password` as the initial response.
@@ -300,6 +528,76 @@ mod tests {
         assert_eq!(m.name(), c"CRAM-MD5");
         let r = m.respond(Some(b"<12345.6789@example.org>"), &app).unwrap();
         assert_eq!(r, b"user 1c07fe2e253e93b66f5de6810e5f4486");
+    }
+
+    fn scram_run(name: &[u8], nonce: &[u8], server_first: &[u8], client_final: &[u8], server_final: &[u8]) {
+        let app = App::new(b"user", b"pencil");
+        let mut m = Scram::new(if name == b"SCRAM-SHA-1" { ScramHash::Sha1 } else { ScramHash::Sha256 });
+        m.nonce = Some(nonce.to_vec());
+        let mut first = b"n,,n=user,r=".to_vec();
+        first.extend_from_slice(nonce);
+        assert_eq!(m.respond(None, &app).unwrap(), first);
+        assert_eq!(m.respond(Some(server_first), &app).unwrap(), client_final);
+        assert_eq!(m.respond(Some(server_final), &app).unwrap(), b"");
+        // A forged server signature ends the exchange.
+        m.respond(None, &app);
+        m.respond(Some(server_first), &app);
+        assert_eq!(m.respond(Some(b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA="), &app), None);
+    }
+
+    #[test]
+    fn scram_matches_rfc_5802_and_7677() {
+        scram_run(
+            b"SCRAM-SHA-1",
+            b"fyko+d2lbbFgONRv9qkxdawL",
+            b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096",
+            b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+            b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=",
+        );
+        scram_run(
+            b"SCRAM-SHA-256",
+            b"rOprNGfwEbeRWgbNEkqO",
+            b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+            b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+            b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+        );
+    }
+
+    #[test]
+    fn scram_refuses_bad_server_first() {
+        let app = App::new(b"user", b"pencil");
+        for bad in [
+            &b"r=someone-elses-nonce,s=QSXCR+Q6sek8bf92,i=4096"[..],
+            b"r=abc,s=QSXCR+Q6sek8bf92,i=4096",
+            b"r=abcdef,s=QSXCR+Q6sek8bf92,i=0",
+            b"r=abcdef,s=QSXCR+Q6sek8bf92,i=99999999",
+            b"r=abcdef,s=!!!,i=4096",
+            b"r=abcdef,i=4096",
+            b"garbage",
+        ] {
+            let mut m = Scram::new(ScramHash::Sha256);
+            m.nonce = Some(b"abc".to_vec());
+            m.respond(None, &app).unwrap();
+            assert_eq!(m.respond(Some(bad), &app), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let app = App::new(b"someuser@example.com", b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
+        let mut x = by_name(b"XOAUTH2").unwrap();
+        assert_eq!(
+            x.respond(None, &app).unwrap(),
+            b"user=someuser@example.com\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+        );
+        assert_eq!(x.respond(Some(b"{\"status\":\"401\"}"), &app).unwrap(), b"");
+        let mut o = by_name(b"oauthbearer").unwrap();
+        assert_eq!(
+            o.respond(None, &app).unwrap(),
+            b"n,a=someuser@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+        );
+        assert_eq!(o.respond(Some(b"{}"), &app).unwrap(), b"\x01");
+        assert_eq!(o.flags(), PLUGIN_PLAIN);
     }
 
     #[test]

@@ -418,7 +418,8 @@ impl<'a> Engine<'a> {
                     self.authenticated = true;
                     return Ok(());
                 }
-                534 | 538 => return Err(Stop::Quit),
+                // 421: the server is closing the connection anyway.
+                421 | 534 | 538 => return Err(Stop::Quit),
                 _ => refusal = Some(reply),
             }
         }

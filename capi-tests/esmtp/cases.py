@@ -505,6 +505,25 @@ case("auth_refused_by_app", "t_auth", ["plain=1", "refuse=1"], sc(["AUTH PLAIN L
 case("auth_no_interact", "t_auth", ["plain=1", "nointeract=1"], sc(["AUTH PLAIN"]))
 case("auth_no_context", "t_auth", ["plain=1", "noctx=1"], sc(["AUTH PLAIN"]))
 case("auth_close", "t_auth", ["plain=1"], sc(["AUTH PLAIN"], r("AUTH", action="close")))
+# Mechanisms libESMTP never had (A15); the token is what the application's
+# interact callback gives for the pass phrase ("secret").
+case("auth_xoauth2", "t_auth", ["plain=1"],
+     sc(["AUTH XOAUTH2"], r("AUTH", arg="^XOAUTH2", reply=AUTH_OK)))
+case("auth_oauthbearer_refused", "t_auth", ["plain=1"],
+     sc(["AUTH OAUTHBEARER"], r("AUTH", arg="^OAUTHBEARER", auth=1,
+                                challenge="eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=",
+                                reply="535 5.7.8 invalid token")))
+# Bad challenges: not base64 (answered `*`), a server that goes on after
+# `*`, a challenge line too long to be a reply.
+case("auth_bad_base64", "t_auth", ["plain=1"],
+     sc(["AUTH LOGIN"], r("AUTH", arg="^LOGIN", auth=1, challenge="!!not base64!!",
+                          reply="501 5.5.2 cancelled")))
+case("auth_endless_challenges", "t_auth", ["plain=1"],
+     sc(["AUTH XOAUTH2"], r("AUTH", arg="^XOAUTH2", auth=40, challenge="e30=",
+                            reply="535 5.7.8 no")))
+case("auth_overlong_challenge", "t_auth", ["plain=1"],
+     sc(["AUTH LOGIN"], r("AUTH", arg="^LOGIN", auth=1, challenge="QUFB" * 1500,
+                          reply=AUTH_OK)))
 
 # ------------------------------------------------------------ divergent: crashes the original
 # 1.1.0 caches the SSL_CTX process-wide and also frees it in
@@ -546,6 +565,11 @@ _DIVERGENT = {
     "auth_refused_by_app": "A13",
     "auth_plain_not_enabled": "A13",
     "auth_close": "A14",
+    "auth_xoauth2": "A15",
+    "auth_oauthbearer_refused": "A15",
+    "auth_overlong_challenge": "R2",
+    "auth_bad_base64": "A13",
+    "auth_endless_challenges": "A15",
     "tls_server_tls11_only": "T2",
     "basic_ipv6_literal": "A1",
     "transfer_stall": "E11",

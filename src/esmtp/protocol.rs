@@ -396,10 +396,16 @@ impl<'a> Engine<'a> {
             cmd.extend_from_slice(b"\r\n");
             self.write(&cmd)?;
             let mut rounds = 0;
+            let mut cancelled = false;
             let reply = loop {
                 let r = self.reply(false)?;
                 if r.code != 334 {
                     break r;
+                }
+                if cancelled {
+                    // A server that goes on after `*` will not stop.
+                    set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                    return Err(Stop::Quit);
                 }
                 rounds += 1;
                 let challenge = std::str::from_utf8(&r.text)
@@ -408,6 +414,7 @@ impl<'a> Engine<'a> {
                 let answer =
                     challenge.filter(|_| rounds <= MAX_AUTH_ROUNDS).and_then(|c| auth.response(Some(&c)));
                 // `*` cancels the exchange (RFC 4954 §4).
+                cancelled = answer.is_none();
                 let mut line =
                     answer.map_or_else(|| b"*".to_vec(), |a| openssl::base64::encode_block(&a).into_bytes());
                 line.extend_from_slice(b"\r\n");

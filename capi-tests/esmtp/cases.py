@@ -513,6 +513,15 @@ case("auth_oauthbearer_refused", "t_auth", ["plain=1"],
      sc(["AUTH OAUTHBEARER"], r("AUTH", arg="^OAUTHBEARER", auth=1,
                                 challenge="eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=",
                                 reply="535 5.7.8 invalid token")))
+# AUTH on the EHLO after STARTTLS (the server offers it only there).
+case("auth_after_starttls", "t_auth", ["plain=1", "starttls=1"],
+     tls2_sc(ehlo=["STARTTLS"], ehlo_tls=["AUTH PLAIN"],
+             rules=(r("AUTH", arg="^PLAIN", reply=AUTH_OK),)),
+     tlsconf=TRUST, host="localhost")
+# The interact callback leaves a value NULL: libESMTP's plugins strlen() it
+# (A16); ours take it for a refusal.
+case("auth_interact_null_pass", "t_auth", ["plain=1", "nopass=1"],
+     sc(["AUTH PLAIN"], r("AUTH", arg="^PLAIN$", reply="504 5.5.4 initial response needed")))
 # Bad challenges: not base64 (answered `*`), a server that goes on after
 # `*`, a challenge line too long to be a reply.
 case("auth_bad_base64", "t_auth", ["plain=1"],
@@ -568,6 +577,7 @@ _DIVERGENT = {
     "auth_xoauth2": "A15",
     "auth_oauthbearer_refused": "A15",
     "auth_overlong_challenge": "R2",
+    "auth_interact_null_pass": "A16",
     "auth_bad_base64": "A13",
     "auth_endless_challenges": "A15",
     "tls_server_tls11_only": "T2",

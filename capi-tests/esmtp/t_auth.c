@@ -8,7 +8,9 @@
                    mechanism name, see the reference)
      nointeract=1  no interact callback (auth_client_enabled() == 0)
      refuse=1      the interact callback returns 0
-     noctx=1       no smtp_auth_set_context at all  */
+     noctx=1       no smtp_auth_set_context at all
+     nopass=1      the interact callback leaves the pass phrase NULL
+     starttls=1    STARTTLS required first (AUTH after the new EHLO)  */
 #include "common.h"
 
 static int interact (auth_client_request_t req, char **result, int fields,
@@ -25,7 +27,7 @@ static int interact (auth_client_request_t req, char **result, int fields,
       printf (" flags=0x%x prompt=", req[i].flags);
       put_str (req[i].prompt);
       printf (" size=%u\n", req[i].size);
-      result[i] = (req[i].flags & AUTH_PASS) ? pass
+      result[i] = (req[i].flags & AUTH_PASS) ? (opt_int ("nopass", 0) ? NULL : pass)
                 : (req[i].flags & AUTH_USER) ? user : realm;
     }
   return opt_int ("refuse", 0) ? 0 : 1;
@@ -48,6 +50,8 @@ int main (int argc, char **argv)
   fixed_headers (m);
   smtp_set_message_str (m, "Subject: auth\r\n\r\nBody.\r\n");
 
+  if (opt_int ("starttls", 0))
+    printf ("smtp_starttls_enable=%d\n", smtp_starttls_enable (s, Starttls_REQUIRED));
   auth_client_init ();
   ctx = auth_create_context ();
   if (opt_int ("plain", 0))

@@ -377,7 +377,8 @@ impl<'a> Engine<'a> {
     /// application allows tried in turn, as libESMTP did. 534 and 538 end
     /// the session. Unlike libESMTP, which then sent the mail
     /// unauthenticated, when none succeeds no mail is sent: the messages'
-    /// reverse-path status holds the last refusal (COMPATIBILITY A12).
+    /// reverse-path status holds the last refusal, reported with
+    /// SMTP_EV_MAILSTATUS (COMPATIBILITY A13).
     fn authenticate(&mut self, auth: &dyn Authenticator) -> Result<(), Stop> {
         let mut refusal: Option<Reply> = None;
         for name in self.ext.auth_mechanisms.clone() {
@@ -438,8 +439,11 @@ impl<'a> Engine<'a> {
             // Nothing the server offers could be used.
             set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
         }
-        for m in self.sess.messages.iter() {
+        // Each message is refused as a refused MAIL would be: its status,
+        // and the event applications learn a reverse path's fate from.
+        for m in self.sess.messages.iter().filter(|m| m.has_pending()) {
             m.reverse_path_status.set(code, text, enh);
+            self.event(Event::MailStatus(m), 0);
         }
         Err(Stop::Quit)
     }

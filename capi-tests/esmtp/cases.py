@@ -513,6 +513,9 @@ case("auth_oauthbearer_refused", "t_auth", ["plain=1"],
      sc(["AUTH OAUTHBEARER"], r("AUTH", arg="^OAUTHBEARER", auth=1,
                                 challenge="eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=",
                                 reply="535 5.7.8 invalid token")))
+# EXTERNAL with the identity auth_set_external_id gave (no interact asked).
+case("auth_external", "t_auth", ["external=client.example.org"],
+     sc(["AUTH EXTERNAL PLAIN"], r("AUTH", arg="^EXTERNAL", reply=AUTH_OK)))
 # AUTH on the EHLO after STARTTLS (the server offers it only there).
 case("auth_after_starttls", "t_auth", ["plain=1", "starttls=1"],
      tls2_sc(ehlo=["STARTTLS"], ehlo_tls=["AUTH PLAIN"],

@@ -10,7 +10,8 @@
      refuse=1      the interact callback returns 0
      noctx=1       no smtp_auth_set_context at all
      nopass=1      the interact callback leaves the pass phrase NULL
-     starttls=1    STARTTLS required first (AUTH after the new EHLO)  */
+     starttls=1    STARTTLS required first (AUTH after the new EHLO)
+     external=ID   auth_set_external_id (ctx, ID)  */
 #include "common.h"
 
 static int interact (auth_client_request_t req, char **result, int fields,
@@ -60,6 +61,8 @@ int main (int argc, char **argv)
   if (!opt_int ("nointeract", 0))
     printf ("auth_set_interact_cb=%d\n", auth_set_interact_cb (ctx, interact, NULL));
   printf ("auth_client_enabled=%d\n", auth_client_enabled (ctx));
+  if ((v = opt_str ("external", NULL)) != NULL)
+    printf ("auth_set_external_id=%d\n", auth_set_external_id (ctx, v));
   if ((v = opt_str ("preload", NULL)) != NULL)
     {
       printf ("auth_set_mechanism(%s)=%d\n", v, auth_set_mechanism (ctx, v));

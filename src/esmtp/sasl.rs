@@ -147,10 +147,7 @@ impl Scram {
     }
 
     fn hmac(&self, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
-        let key = openssl::pkey::PKey::hmac(key).ok()?;
-        let mut signer = openssl::sign::Signer::new(self.hash.md(), &key).ok()?;
-        signer.update(data).ok()?;
-        signer.sign_to_vec().ok()
+        hmac(self.hash.md(), key, data)
     }
 
     fn first(&mut self, interact: &dyn Interact) -> Option<Vec<u8>> {
@@ -169,15 +166,8 @@ impl Scram {
                 openssl::base64::encode_block(&raw).into_bytes()
             }
         };
-        // saslname: '=' and ',' escaped (RFC 5802 §5.1).
         let mut bare = b"n=".to_vec();
-        for &c in &user {
-            match c {
-                b'=' => bare.extend_from_slice(b"=3D"),
-                b',' => bare.extend_from_slice(b"=2C"),
-                c => bare.push(c),
-            }
-        }
+        push_saslname(&mut bare, &user);
         bare.extend_from_slice(b",r=");
         bare.extend_from_slice(&nonce);
         let mut msg = b"n,,".to_vec();
@@ -305,13 +295,7 @@ impl Mechanism for Bearer {
         let mut out = Vec::new();
         if self.oauthbearer {
             out.extend_from_slice(b"n,a=");
-            for &c in &user {
-                match c {
-                    b'=' => out.extend_from_slice(b"=3D"),
-                    b',' => out.extend_from_slice(b"=2C"),
-                    c => out.push(c),
-                }
-            }
+            push_saslname(&mut out, &user);
             out.extend_from_slice(b",\x01auth=Bearer ");
         } else {
             out.extend_from_slice(b"user=");
@@ -424,7 +408,7 @@ impl Mechanism for CramMd5 {
             interact,
             [USER, Request { name: c"passphrase", flags: AUTH_PASS, prompt: c"Pass Phrase", size: 0 }],
         )?;
-        let digest = hmac_md5(&pass, challenge)?;
+        let digest = hmac(openssl::hash::MessageDigest::md5(), &pass, challenge)?;
         let mut out = user;
         out.push(b' ');
         for b in digest {
@@ -440,14 +424,23 @@ fn ask2(interact: &dyn Interact, requests: [Request; 2]) -> Option<[Vec<u8>; 2]>
     Some([a, b])
 }
 
-fn hmac_md5(key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
-    use openssl::hash::MessageDigest;
-    use openssl::pkey::PKey;
-    use openssl::sign::Signer;
-    let key = PKey::hmac(key).ok()?;
-    let mut signer = Signer::new(MessageDigest::md5(), &key).ok()?;
+fn hmac(md: openssl::hash::MessageDigest, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let key = openssl::pkey::PKey::hmac(key).ok()?;
+    let mut signer = openssl::sign::Signer::new(md, &key).ok()?;
     signer.update(data).ok()?;
     signer.sign_to_vec().ok()
+}
+
+/// A user name as SASL's `saslname` (RFC 5802 §5.1, RFC 7628 §3.1):
+/// '=' and ',' escaped.
+fn push_saslname(out: &mut Vec<u8>, user: &[u8]) {
+    for &c in user {
+        match c {
+            b'=' => out.extend_from_slice(b"=3D"),
+            b',' => out.extend_from_slice(b"=2C"),
+            c => out.push(c),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -95,25 +95,6 @@ impl<'s> Reader<'s> {
         }
     }
 
-    /// The next line, ending in CRLF: borrowed from the chunk when it is
-    /// already a whole CRLF line there (the common case), else assembled in
-    /// `scratch`. `None` when the message is exhausted.
-    pub fn next_line<'b>(&'b mut self, scratch: &'b mut Vec<u8>) -> Result<Option<&'b [u8]>, i32> {
-        if !self.fill()? {
-            return Ok(None);
-        }
-        let start = self.pos;
-        let rest = &self.src.chunk()[start..];
-        if let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
-            if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
-                self.pos += i + 2;
-                return Ok(Some(&self.src.chunk()[start..self.pos]));
-            }
-        }
-        scratch.clear();
-        Ok(if self.read_line(scratch)? { Some(scratch.as_slice()) } else { None })
-    }
-
     /// The next stretch of content to send: either consecutive whole CRLF
     /// lines borrowed from the chunk, none starting with a dot, or a single
     /// line that starts with a dot or had to be assembled in `scratch`
@@ -223,8 +204,8 @@ pub mod tests {
         let mut r = Reader::new(&mut src);
         let mut scratch = Vec::new();
         let mut got = Vec::new();
-        while let Some(l) = r.next_line(&mut scratch).unwrap() {
-            got.push(l.to_vec());
+        while let Some(span) = r.next_span(&mut scratch).unwrap() {
+            got.extend(span.split_inclusive(|&c| c == b'\n').map(<[u8]>::to_vec));
         }
         assert_eq!(got, lines(chunks));
     }

@@ -120,15 +120,6 @@ pub(crate) unsafe fn enabled_context<'a>(ctx: *mut c_void) -> Option<&'a dyn Aut
     c.interact.get().is_some().then_some(c as &dyn Authenticator)
 }
 
-/// Whether `ctx` is a context with an interact callback.
-///
-/// # Safety
-/// `ctx` must be null or a live context from `auth_create_context`.
-pub(crate) unsafe fn context_enabled(ctx: *mut c_void) -> bool {
-    // SAFETY: per the contract above.
-    unsafe { handle(ctx.cast::<AuthContext>()) }.is_some_and(|c| c.interact.get().is_some())
-}
-
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
 #[no_mangle]
@@ -222,7 +213,7 @@ pub unsafe extern "C" fn auth_set_interact_cb(
 pub unsafe extern "C" fn auth_client_enabled(context: auth_context_t) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
-        unsafe { context_enabled(context.cast()) as c_int }
+        unsafe { enabled_context(context.cast()).is_some() as c_int }
     })
 }
 

@@ -150,6 +150,24 @@ static int local_strings;       /* local_session/local_message are strings */
 
 /* The context as a filter sees it, on three indented lines.  The token is
    printed for filter requests only: on a report it has no meaning.  */
+/* The fields the NEEDs fill, from src to mailfrom (after "src=").  */
+HELPER void put_fields (const struct osmtpd_ctx *ctx)
+{
+  put_addr (&ctx->src);
+  fputs (" dst=", stderr);
+  put_addr (&ctx->dst);
+  fputs (" rdns=", stderr);
+  put_str (ctx->rdns);
+  fprintf (stderr, " fcrdns=%s identity=", status_name (ctx->fcrdns));
+  put_str (ctx->identity);
+  fputs (" greeting=", stderr);
+  put_str (ctx->greeting.identity);
+  fputs (" ciphers=", stderr);
+  put_str (ctx->ciphers);
+  fprintf (stderr, "\n  msgid=%08" PRIx32 " mailfrom=", ctx->msgid);
+  put_str (ctx->mailfrom);
+}
+
 HELPER void dump_ctx (const struct osmtpd_ctx *ctx)
 {
   int i;
@@ -165,19 +183,7 @@ HELPER void dump_ctx (const struct osmtpd_ctx *ctx)
   if (ctx->type == OSMTPD_TYPE_FILTER)
     fprintf (stderr, " token=%016" PRIx64, ctx->token);
   fputs ("\n  src=", stderr);
-  put_addr (&ctx->src);
-  fputs (" dst=", stderr);
-  put_addr (&ctx->dst);
-  fputs (" rdns=", stderr);
-  put_str (ctx->rdns);
-  fprintf (stderr, " fcrdns=%s identity=", status_name (ctx->fcrdns));
-  put_str (ctx->identity);
-  fputs (" greeting=", stderr);
-  put_str (ctx->greeting.identity);
-  fputs (" ciphers=", stderr);
-  put_str (ctx->ciphers);
-  fprintf (stderr, "\n  msgid=%08" PRIx32 " mailfrom=", ctx->msgid);
-  put_str (ctx->mailfrom);
+  put_fields (ctx);
   fputs (" rcptto=[", stderr);
   if (ctx->rcptto == NULL)
     fputs ("NULL", stderr);
@@ -201,19 +207,7 @@ HELPER void dump_ctx (const struct osmtpd_ctx *ctx)
 HELPER void dump_new_ctx (const struct osmtpd_ctx *ctx)
 {
   fprintf (stderr, "  reqid=%016" PRIx64 " src=", ctx->reqid);
-  put_addr (&ctx->src);
-  fputs (" dst=", stderr);
-  put_addr (&ctx->dst);
-  fputs (" rdns=", stderr);
-  put_str (ctx->rdns);
-  fprintf (stderr, " fcrdns=%s identity=", status_name (ctx->fcrdns));
-  put_str (ctx->identity);
-  fputs (" greeting=", stderr);
-  put_str (ctx->greeting.identity);
-  fputs (" ciphers=", stderr);
-  put_str (ctx->ciphers);
-  fprintf (stderr, "\n  msgid=%08" PRIx32 " mailfrom=", ctx->msgid);
-  put_str (ctx->mailfrom);
+  put_fields (ctx);
   fprintf (stderr, " rcptto=[%s] evpid=%016" PRIx64 " session=",
            ctx->rcptto == NULL ? "NULL" : ctx->rcptto[0] == NULL ? "" : "...",
            ctx->evpid);

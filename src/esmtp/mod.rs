@@ -8,6 +8,7 @@ pub mod events;
 pub mod extensions;
 pub mod headers;
 pub mod params;
+pub mod policy;
 pub mod protocol;
 #[cfg(test)]
 mod random_input_tests;

@@ -1,0 +1,543 @@
+//! A stub resolver for the TLS policies: A, AAAA, TXT and TLSA queries to
+//! the configured resolver, with the DO and AD bits set, whose AD bit in
+//! the answer is trusted as Postfix and Exim trust it (the resolver must be
+//! a validating one the host trusts, normally on loopback).
+//!
+//! Blocking and synchronous on purpose: it runs only for sessions with a
+//! policy, inside `smtp_start_session`, and starts no thread or runtime.
+//! Every length and pointer in an answer is checked; a bad answer is
+//! `Malformed`, never a panic.
+
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+pub const A: u16 = 1;
+pub const CNAME: u16 = 5;
+pub const TXT: u16 = 16;
+pub const AAAA: u16 = 28;
+pub const TLSA: u16 = 52;
+const OPT: u16 = 41;
+const CLASS_IN: u16 = 1;
+/// EDNS0 payload size advertised: the DNS flag day 2020 value.
+const UDP_PAYLOAD: u16 = 1232;
+/// CNAMEs followed inside one answer.
+const MAX_CHAIN: usize = 8;
+
+const RCODE_NOERROR: u8 = 0;
+const RCODE_SERVFAIL: u8 = 2;
+const RCODE_NXDOMAIN: u8 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsError {
+    /// No answer from any resolver within the timeout.
+    Timeout,
+    /// SERVFAIL: for a validating resolver, often bogus DNSSEC.
+    ServFail,
+    /// Another failing response code (REFUSED, FORMERR, ...).
+    Rcode(u8),
+    /// The answer could not be parsed.
+    Malformed,
+    /// A name that cannot be queried (empty label, over 255 bytes...).
+    BadName,
+    /// No resolver configured or usable.
+    NoResolver,
+}
+
+impl std::fmt::Display for DnsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DnsError::Timeout => f.write_str("timed out"),
+            DnsError::ServFail => f.write_str("SERVFAIL"),
+            DnsError::Rcode(c) => write!(f, "response code {c}"),
+            DnsError::Malformed => f.write_str("malformed answer"),
+            DnsError::BadName => f.write_str("invalid name"),
+            DnsError::NoResolver => f.write_str("no resolver"),
+        }
+    }
+}
+
+/// An answer to one question: the records of the asked type at the end of
+/// any CNAME chain (empty for NODATA and NXDOMAIN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The resolver validated it (AD bit).
+    pub secure: bool,
+    pub nxdomain: bool,
+    /// The name the records belong to, after CNAMEs.
+    pub canonical: String,
+    pub rdata: Vec<Vec<u8>>,
+}
+
+/// Appends `name` in wire form; accepts a trailing dot.
+fn push_name(out: &mut Vec<u8>, name: &str) -> Result<(), DnsError> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 253 {
+        return Err(DnsError::BadName);
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(DnsError::BadName);
+        }
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    Ok(())
+}
+
+/// A query with RD and AD set and an EDNS0 OPT record with DO set, so a
+/// validating resolver reports its verdict (RFC 6840 §5.7).
+pub fn encode_query(id: u16, name: &str, qtype: u16) -> Result<Vec<u8>, DnsError> {
+    let mut q = Vec::with_capacity(64);
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&0x0120u16.to_be_bytes()); // RD | AD
+    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
+    push_name(&mut q, name)?;
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&CLASS_IN.to_be_bytes());
+    q.push(0);
+    q.extend_from_slice(&OPT.to_be_bytes());
+    q.extend_from_slice(&UDP_PAYLOAD.to_be_bytes());
+    q.extend_from_slice(&0x0000_8000u32.to_be_bytes()); // DO
+    q.extend_from_slice(&[0, 0]);
+    Ok(q)
+}
+
+struct Parser<'a> {
+    msg: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DnsError> {
+        let end = self.pos.checked_add(n).ok_or(DnsError::Malformed)?;
+        let s = self.msg.get(self.pos..end).ok_or(DnsError::Malformed)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u16(&mut self) -> Result<u16, DnsError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32, DnsError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A possibly compressed name at the current position, lowercased and
+    /// without the final dot.
+    fn name(&mut self) -> Result<String, DnsError> {
+        let (name, next) = read_name(self.msg, self.pos)?;
+        self.pos = next;
+        Ok(name)
+    }
+}
+
+/// Reads the name at `pos`; returns it and the position after it (after
+/// the first pointer, if compressed). Pointers must go backwards, which
+/// bounds the walk.
+fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), DnsError> {
+    let mut out = String::new();
+    let mut after = None;
+    let mut limit = pos;
+    loop {
+        let len = *msg.get(pos).ok_or(DnsError::Malformed)? as usize;
+        match len & 0xC0 {
+            0x00 if len == 0 => {
+                return Ok((out, after.unwrap_or(pos + 1)));
+            }
+            0x00 => {
+                let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Malformed)?;
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                for &c in label {
+                    // Escape what cannot appear in a host name so a label
+                    // with a dot or a control byte cannot pose as another.
+                    if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'*' {
+                        out.push(c.to_ascii_lowercase() as char);
+                    } else {
+                        out.push_str(&format!("\\{c:03}"));
+                    }
+                }
+                if out.len() > 1024 {
+                    return Err(DnsError::Malformed);
+                }
+                pos += 1 + len;
+            }
+            0xC0 => {
+                let lo = *msg.get(pos + 1).ok_or(DnsError::Malformed)? as usize;
+                let target = ((len & 0x3F) << 8) | lo;
+                if target >= limit {
+                    return Err(DnsError::Malformed);
+                }
+                after.get_or_insert(pos + 2);
+                limit = target;
+                pos = target;
+            }
+            _ => return Err(DnsError::Malformed),
+        }
+    }
+}
+
+/// Lowercase, no trailing dot: the form names are compared in.
+pub fn normalize(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+/// The parsed parts of a response that matter here.
+#[derive(Debug)]
+pub struct Response {
+    pub id: u16,
+    pub truncated: bool,
+    pub ad: bool,
+    pub rcode: u8,
+    qname: String,
+    qtype: u16,
+    /// Owner, type, rdata (CNAME targets already decompressed).
+    records: Vec<(String, u16, Vec<u8>)>,
+}
+
+pub fn parse_response(msg: &[u8]) -> Result<Response, DnsError> {
+    let mut p = Parser { msg, pos: 0 };
+    let id = p.u16()?;
+    let flags = p.u16()?;
+    let (qd, an) = (p.u16()?, p.u16()?);
+    p.take(4)?;
+    if flags & 0x8000 == 0 || qd != 1 {
+        return Err(DnsError::Malformed);
+    }
+    let qname = p.name()?;
+    let qtype = p.u16()?;
+    p.u16()?;
+    let mut records = Vec::new();
+    let truncated = flags & 0x0200 != 0;
+    for _ in 0..an {
+        let owner = match p.name() {
+            Ok(n) => n,
+            // A truncated answer may end anywhere; TCP will give it whole.
+            Err(_) if truncated => break,
+            Err(e) => return Err(e),
+        };
+        let rtype = p.u16()?;
+        let _class = p.u16()?;
+        let _ttl = p.u32()?;
+        let rdlen = p.u16()? as usize;
+        let start = p.pos;
+        let rdata = p.take(rdlen)?;
+        let rdata = if rtype == CNAME {
+            let (target, end) = read_name(msg, start)?;
+            if end != start + rdlen {
+                return Err(DnsError::Malformed);
+            }
+            target.into_bytes()
+        } else {
+            rdata.to_vec()
+        };
+        records.push((owner, rtype, rdata));
+    }
+    Ok(Response {
+        id,
+        truncated,
+        ad: flags & 0x0020 != 0,
+        rcode: (flags & 0x000F) as u8,
+        qname,
+        qtype,
+        records,
+    })
+}
+
+/// The records answering `name`/`qtype`, following CNAMEs in the answer.
+fn answer_of(r: Response, name: &str) -> Result<Answer, DnsError> {
+    match r.rcode {
+        RCODE_NOERROR | RCODE_NXDOMAIN => {}
+        RCODE_SERVFAIL => return Err(DnsError::ServFail),
+        c => return Err(DnsError::Rcode(c)),
+    }
+    let mut current = normalize(name);
+    let mut chain = 0;
+    loop {
+        let rdata: Vec<Vec<u8>> = r
+            .records
+            .iter()
+            .filter(|(o, t, _)| *o == current && *t == r.qtype)
+            .map(|(_, _, d)| d.clone())
+            .collect();
+        if !rdata.is_empty() || r.qtype == CNAME {
+            return Ok(Answer { secure: r.ad, nxdomain: false, canonical: current, rdata });
+        }
+        let next = r.records.iter().find(|(o, t, _)| *o == current && *t == CNAME);
+        match next {
+            Some((_, _, target)) if chain < MAX_CHAIN => {
+                current = String::from_utf8_lossy(target).into_owned();
+                chain += 1;
+            }
+            _ => {
+                return Ok(Answer {
+                    secure: r.ad,
+                    nxdomain: r.rcode == RCODE_NXDOMAIN,
+                    canonical: current,
+                    rdata: Vec::new(),
+                })
+            }
+        }
+    }
+}
+
+/// Where and how long to ask.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    pub servers: Vec<SocketAddr>,
+    /// For each question, over all servers and attempts.
+    pub timeout: Duration,
+}
+
+fn random_id() -> u16 {
+    let mut b = [0u8; 2];
+    if openssl::rand::rand_bytes(&mut b).is_err() {
+        // Only spoofing resistance depends on it; fall back to the clock.
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        return t.subsec_nanos() as u16;
+    }
+    u16::from_be_bytes(b)
+}
+
+impl Resolver {
+    /// The nameservers of /etc/resolv.conf, port 53.
+    pub fn system(timeout: Duration) -> Resolver {
+        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        Resolver { servers: parse_resolv_conf(&text), timeout }
+    }
+
+    pub fn query(&self, name: &str, qtype: u16) -> Result<Answer, DnsError> {
+        if self.servers.is_empty() {
+            return Err(DnsError::NoResolver);
+        }
+        let deadline = Instant::now() + self.timeout;
+        let mut last = DnsError::Timeout;
+        // Two rounds over the servers, each try given an equal share of
+        // what is left, so one dead server cannot eat the whole budget.
+        let tries = self.servers.len() * 2;
+        for i in 0..tries {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let share = (deadline - now) / (tries - i) as u32;
+            let server = self.servers[i % self.servers.len()];
+            match self.ask(server, name, qtype, now + share.max(Duration::from_millis(50))) {
+                Ok(a) => return Ok(a),
+                Err(e @ (DnsError::BadName | DnsError::ServFail)) => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn ask(&self, server: SocketAddr, name: &str, qtype: u16, deadline: Instant) -> Result<Answer, DnsError> {
+        let id = random_id();
+        let query = encode_query(id, name, qtype)?;
+        let r = udp_exchange(server, &query, id, name, qtype, deadline)?;
+        let r = if r.truncated { tcp_exchange(server, &query, id, name, qtype, deadline)? } else { r };
+        answer_of(r, name)
+    }
+}
+
+fn left(deadline: Instant) -> Result<Duration, DnsError> {
+    let d = deadline.saturating_duration_since(Instant::now());
+    if d.is_zero() {
+        Err(DnsError::Timeout)
+    } else {
+        Ok(d)
+    }
+}
+
+fn matches(r: &Response, id: u16, name: &str, qtype: u16) -> bool {
+    r.id == id && r.qtype == qtype && r.qname == normalize(name)
+}
+
+fn udp_exchange(
+    server: SocketAddr,
+    query: &[u8],
+    id: u16,
+    name: &str,
+    qtype: u16,
+    deadline: Instant,
+) -> Result<Response, DnsError> {
+    let local: SocketAddr = match server.ip() {
+        IpAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let sock = UdpSocket::bind(local).map_err(|_| DnsError::NoResolver)?;
+    sock.connect(server).map_err(|_| DnsError::NoResolver)?;
+    sock.send(query).map_err(|_| DnsError::Timeout)?;
+    let mut buf = vec![0u8; 65535];
+    loop {
+        sock.set_read_timeout(Some(left(deadline)?)).map_err(|_| DnsError::Timeout)?;
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            // ECONNREFUSED from an ICMP port unreachable: nobody there.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => return Err(DnsError::Timeout),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(_) => return Err(DnsError::Timeout),
+        };
+        // Answers to other questions (late, or forged) are ignored.
+        match parse_response(&buf[..n]) {
+            Ok(r) if matches(&r, id, name, qtype) => return Ok(r),
+            _ => continue,
+        }
+    }
+}
+
+fn tcp_exchange(
+    server: SocketAddr,
+    query: &[u8],
+    id: u16,
+    name: &str,
+    qtype: u16,
+    deadline: Instant,
+) -> Result<Response, DnsError> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect_timeout(&server, left(deadline)?).map_err(|_| DnsError::Timeout)?;
+    s.set_write_timeout(Some(left(deadline)?)).map_err(|_| DnsError::Timeout)?;
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(query);
+    s.write_all(&framed).map_err(|_| DnsError::Timeout)?;
+    let mut read_exact = |buf: &mut [u8]| -> Result<(), DnsError> {
+        let mut got = 0;
+        while got < buf.len() {
+            s.set_read_timeout(Some(left(deadline)?)).map_err(|_| DnsError::Timeout)?;
+            match s.read(&mut buf[got..]) {
+                Ok(0) => return Err(DnsError::Malformed),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(DnsError::Timeout),
+            }
+        }
+        Ok(())
+    };
+    let mut len = [0u8; 2];
+    read_exact(&mut len)?;
+    let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+    read_exact(&mut msg)?;
+    let r = parse_response(&msg)?;
+    if !matches(&r, id, name, qtype) {
+        return Err(DnsError::Malformed);
+    }
+    Ok(r)
+}
+
+/// `nameserver` lines; `host`, `host:port` and `[v6]:port` are accepted by
+/// [`parse_server`] for the application's own list.
+pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter_map(|a| a.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+/// One resolver address: `127.0.0.1`, `127.0.0.1:5353`, `::1`, `[::1]:5353`.
+pub fn parse_server(s: &str) -> Option<SocketAddr> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, 53));
+    }
+    s.parse::<SocketAddr>().ok()
+}
+
+/// TXT rdata as its character-strings joined (RFC 7208 §3.3 style).
+pub fn txt_string(rdata: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rdata.len() {
+        let n = rdata[i] as usize;
+        out.extend_from_slice(rdata.get(i + 1..i + 1 + n)?);
+        i += 1 + n;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response to `query` with the given flags and answer records.
+    fn response(query: &[u8], flags: u16, answers: &[(&[u8], u16, &[u8])]) -> Vec<u8> {
+        let qend = query.len() - 11; // strip the OPT record
+        let mut m = query[..qend].to_vec();
+        m[2..4].copy_from_slice(&flags.to_be_bytes());
+        m[6..8].copy_from_slice(&(answers.len() as u16).to_be_bytes());
+        m[10..12].copy_from_slice(&[0, 0]);
+        for (owner, t, rd) in answers {
+            m.extend_from_slice(owner);
+            m.extend_from_slice(&t.to_be_bytes());
+            m.extend_from_slice(&[0, 1, 0, 0, 1, 0]);
+            m.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+            m.extend_from_slice(rd);
+        }
+        m
+    }
+
+    #[test]
+    fn query_has_do_and_ad() {
+        let q = encode_query(0x1234, "_25._tcp.mx.example.", TLSA).unwrap();
+        assert_eq!(&q[..4], &[0x12, 0x34, 0x01, 0x20]);
+        assert_eq!(&q[q.len() - 6..q.len() - 2], &[0, 0, 0x80, 0]);
+        assert_eq!(encode_query(1, "a..b", A), Err(DnsError::BadName));
+        assert_eq!(encode_query(1, &"x".repeat(64), A), Err(DnsError::BadName));
+        assert_eq!(encode_query(1, "", A), Err(DnsError::BadName));
+    }
+
+    #[test]
+    fn answers_follow_cnames_through_compression() {
+        let q = encode_query(7, "Host.Example", A).unwrap();
+        // Owner as a pointer to the question name (offset 12), a CNAME to
+        // "mx" + pointer to "example" (offset 17), then its A record.
+        let cname: &[u8] = &[2, b'm', b'x', 0xC0, 17];
+        let mut m = response(&q, 0x81A0, &[(&[0xC0, 12], CNAME, cname)]);
+        let mx_off = (m.len() - cname.len()) as u16;
+        let ptr = [0xC0 | (mx_off >> 8) as u8, mx_off as u8];
+        let extra = response(&q, 0x81A0, &[(&ptr, A, &[127, 0, 0, 1])]);
+        m.extend_from_slice(&extra[q.len() - 11..]);
+        m[6..8].copy_from_slice(&2u16.to_be_bytes());
+        let r = parse_response(&m).unwrap();
+        assert!(matches(&r, 7, "host.example.", A));
+        let a = answer_of(r, "host.example").unwrap();
+        assert!(a.secure);
+        assert_eq!(a.canonical, "mx.example");
+        assert_eq!(a.rdata, vec![vec![127, 0, 0, 1]]);
+    }
+
+    #[test]
+    fn bad_answers_are_errors_not_panics() {
+        let q = encode_query(9, "a.example", TXT).unwrap();
+        let ok = response(&q, 0x8180, &[(&[0xC0, 12], TXT, b"\x03abc")]);
+        // Every truncation of a good answer, and a forward pointer loop.
+        for n in 0..ok.len() {
+            let _ = parse_response(&ok[..n]);
+        }
+        let mut looped = ok.clone();
+        let at = q.len() - 11;
+        looped[at..at + 2].copy_from_slice(&[0xC0, (at as u8)]);
+        assert_eq!(parse_response(&looped).unwrap_err(), DnsError::Malformed);
+        let r = parse_response(&response(&q, 0x8182, &[])).unwrap();
+        assert_eq!(answer_of(r, "a.example"), Err(DnsError::ServFail));
+        let r = parse_response(&response(&q, 0x8183, &[])).unwrap();
+        assert!(answer_of(r, "a.example").unwrap().nxdomain);
+    }
+
+    #[test]
+    fn txt_and_servers() {
+        assert_eq!(txt_string(b"\x03abc\x02de").unwrap(), b"abcde");
+        assert_eq!(txt_string(b"\x05ab"), None);
+        assert_eq!(parse_server("127.0.0.1:5353"), Some("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(parse_server("::1"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(parse_server("nonsense"), None);
+        let rc = "# c\nnameserver 127.0.0.53\nnameserver ::1 x\nsearch a\n";
+        assert_eq!(parse_resolv_conf(rc).len(), 2);
+    }
+}

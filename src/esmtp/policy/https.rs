@@ -1,0 +1,279 @@
+//! The one HTTPS request MTA-STS needs (RFC 8461 §3.3): GET the policy
+//! from `mta-sts.<domain>`, certificate checked against the Web PKI and the
+//! host name, no redirects, a size cap and one deadline for all of it.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+use openssl::ssl::{Ssl, SslContextRef, SslStream, SslVerifyMode};
+
+/// RFC 8461 §3.3 lets senders cap the policy; 64 KiB is its own figure.
+pub const MAX_BODY: usize = 64 * 1024;
+const MAX_HEADER: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// Unreachable, timed out, cut off, or not a 200 (sts-policy-fetch-error).
+    Fetch(String),
+    /// The certificate failed the Web PKI checks (sts-webpki-invalid).
+    WebPki(String),
+    /// The document cannot be a policy: wrong type, too large (sts-policy-invalid).
+    Invalid(String),
+}
+
+struct Deadline(Instant);
+
+impl Deadline {
+    fn left(&self) -> Result<std::time::Duration, FetchError> {
+        let d = self.0.saturating_duration_since(Instant::now());
+        if d.is_zero() {
+            Err(FetchError::Fetch("timed out".into()))
+        } else {
+            Ok(d)
+        }
+    }
+}
+
+/// Fetches `https://host[:port]/.well-known/mta-sts.txt` from the first
+/// address that answers; returns the body of a 200 text/plain reply.
+pub fn fetch(
+    ctx: &SslContextRef,
+    host: &str,
+    port: u16,
+    addrs: &[SocketAddr],
+    until: Instant,
+) -> Result<Vec<u8>, FetchError> {
+    let deadline = Deadline(until);
+    let mut last = FetchError::Fetch(format!("no address for {host}"));
+    for addr in addrs {
+        let sa = SocketAddr::new(addr.ip(), port);
+        let tcp = match TcpStream::connect_timeout(&sa, deadline.left()?) {
+            Ok(t) => t,
+            Err(e) => {
+                last = FetchError::Fetch(format!("connect to {sa}: {e}"));
+                continue;
+            }
+        };
+        return get(ctx, host, port, tcp, &deadline);
+    }
+    Err(last)
+}
+
+fn io_err(e: std::io::Error) -> FetchError {
+    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+        FetchError::Fetch("timed out".into())
+    } else {
+        FetchError::Fetch(format!("connection failed: {e}"))
+    }
+}
+
+fn get(
+    ctx: &SslContextRef,
+    host: &str,
+    port: u16,
+    tcp: TcpStream,
+    deadline: &Deadline,
+) -> Result<Vec<u8>, FetchError> {
+    let setup = |e: openssl::error::ErrorStack| FetchError::Fetch(format!("TLS setup: {e}"));
+    let mut ssl = Ssl::new(ctx).map_err(setup)?;
+    ssl.set_hostname(host).map_err(setup)?;
+    ssl.param_mut().set_host(host).map_err(setup)?;
+    // Verified after the handshake, so the failure can be told apart.
+    ssl.set_verify(SslVerifyMode::NONE);
+    tcp.set_read_timeout(Some(deadline.left()?)).map_err(io_err)?;
+    tcp.set_write_timeout(Some(deadline.left()?)).map_err(io_err)?;
+    let mut s = ssl.connect(tcp).map_err(|e| match e {
+        // A read timeout surfaces as WouldBlock: the server stalled.
+        openssl::ssl::HandshakeError::WouldBlock(_) => FetchError::Fetch("timed out".into()),
+        e => FetchError::Fetch(format!("TLS handshake failed: {e}")),
+    })?;
+    let verify = s.ssl().verify_result();
+    if verify != openssl::x509::X509VerifyResult::OK {
+        return Err(FetchError::WebPki(format!("certificate of {host}: {}", verify.error_string())));
+    }
+    let authority = if port == 443 { host.to_owned() } else { format!("{host}:{port}") };
+    let req = format!(
+        "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: libesmtp-mailcompat\r\n\
+         Accept: text/plain\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).map_err(io_err)?;
+    let mut r = Reader { s, buf: Vec::new(), deadline };
+    let head = r.head()?;
+    let (status, headers) = parse_head(&head)?;
+    if status != 200 {
+        // Redirects included: RFC 8461 §3.3 forbids following them.
+        return Err(FetchError::Fetch(format!("HTTP status {status}")));
+    }
+    let ctype = header(&headers, "content-type").unwrap_or_default();
+    let media = ctype.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("text/plain") {
+        return Err(FetchError::Invalid(format!("Content-Type {ctype:?}, not text/plain")));
+    }
+    let chunked =
+        header(&headers, "transfer-encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        return r.chunked();
+    }
+    match header(&headers, "content-length") {
+        Some(n) => {
+            let n: usize = n.trim().parse().map_err(|_| FetchError::Fetch("bad Content-Length".into()))?;
+            if n > MAX_BODY {
+                return Err(too_large());
+            }
+            r.exactly(n)
+        }
+        None => r.until_close(),
+    }
+}
+
+fn too_large() -> FetchError {
+    FetchError::Invalid(format!("policy larger than {MAX_BODY} bytes"))
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+}
+
+fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>), FetchError> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.split(' ');
+    let version = parts.next().unwrap_or("");
+    let status = parts.next().and_then(|c| c.parse::<u16>().ok());
+    let (true, Some(status)) = (version.starts_with("HTTP/1."), status) else {
+        return Err(FetchError::Fetch(format!("not an HTTP response: {:?}", truncate(status_line))));
+    };
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok((status, headers))
+}
+
+fn truncate(s: &str) -> &str {
+    let mut end = s.len().min(60);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+struct Reader<'d> {
+    s: SslStream<TcpStream>,
+    buf: Vec<u8>,
+    deadline: &'d Deadline,
+}
+
+impl Reader<'_> {
+    /// Reads more; false at end of stream.
+    fn fill(&mut self) -> Result<bool, FetchError> {
+        let left = self.deadline.left()?;
+        self.s.get_ref().set_read_timeout(Some(left)).map_err(io_err)?;
+        let mut tmp = [0u8; 8192];
+        match self.s.read(&mut tmp) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                Ok(true)
+            }
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    fn head(&mut self) -> Result<Vec<u8>, FetchError> {
+        loop {
+            if let Some(i) = memchr::memmem::find(&self.buf, b"\r\n\r\n") {
+                let head = self.buf[..i].to_vec();
+                self.buf.drain(..i + 4);
+                return Ok(head);
+            }
+            if self.buf.len() > MAX_HEADER {
+                return Err(FetchError::Fetch("HTTP header too large".into()));
+            }
+            if !self.fill()? {
+                return Err(FetchError::Fetch("connection closed before the reply".into()));
+            }
+        }
+    }
+
+    fn exactly(&mut self, n: usize) -> Result<Vec<u8>, FetchError> {
+        while self.buf.len() < n {
+            if !self.fill()? {
+                return Err(FetchError::Fetch("connection closed in the body".into()));
+            }
+        }
+        self.buf.truncate(n);
+        Ok(std::mem::take(&mut self.buf))
+    }
+
+    fn until_close(&mut self) -> Result<Vec<u8>, FetchError> {
+        while self.fill()? {
+            if self.buf.len() > MAX_BODY {
+                return Err(too_large());
+            }
+        }
+        Ok(std::mem::take(&mut self.buf))
+    }
+
+    fn line(&mut self) -> Result<String, FetchError> {
+        loop {
+            if let Some(i) = memchr::memmem::find(&self.buf, b"\r\n") {
+                let l = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return Ok(l);
+            }
+            if self.buf.len() > MAX_HEADER {
+                return Err(FetchError::Fetch("bad chunk".into()));
+            }
+            if !self.fill()? {
+                return Err(FetchError::Fetch("connection closed in the body".into()));
+            }
+        }
+    }
+
+    fn chunked(&mut self) -> Result<Vec<u8>, FetchError> {
+        let mut body = Vec::new();
+        loop {
+            let l = self.line()?;
+            let size = usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| FetchError::Fetch("bad chunk size".into()))?;
+            if size == 0 {
+                return Ok(body);
+            }
+            if body.len() + size > MAX_BODY {
+                return Err(too_large());
+            }
+            let mut chunk = self.exactly_keep(size)?;
+            body.append(&mut chunk);
+            if !self.line()?.is_empty() {
+                return Err(FetchError::Fetch("bad chunk end".into()));
+            }
+        }
+    }
+
+    fn exactly_keep(&mut self, n: usize) -> Result<Vec<u8>, FetchError> {
+        while self.buf.len() < n {
+            if !self.fill()? {
+                return Err(FetchError::Fetch("connection closed in the body".into()));
+            }
+        }
+        Ok(self.buf.drain(..n).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads() {
+        let (s, h) =
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX: y").unwrap();
+        assert_eq!(s, 200);
+        assert_eq!(header(&h, "content-type").as_deref(), Some("text/plain; charset=utf-8"));
+        assert!(parse_head(b"SSH-2.0-x").is_err());
+        assert!(parse_head("HTTP/1.1 2é0".as_bytes()).is_err());
+    }
+}

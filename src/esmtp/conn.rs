@@ -328,6 +328,13 @@ impl Conn {
         }
     }
 
+    /// The local and the peer address, for TLS reports.
+    pub fn endpoints(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let Some(s) = self.socket() else { return (None, None) };
+        let get = |a: io::Result<SockAddr>| a.ok().and_then(|a| a.as_socket());
+        (get(s.local_addr()), get(s.peer_addr()))
+    }
+
     fn socket(&self) -> Option<&Socket> {
         match &self.io {
             Io::Plain(s) => Some(s),

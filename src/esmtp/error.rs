@@ -7,6 +7,8 @@
 use std::cell::Cell;
 
 pub const ERR_NOTHING_TO_DO: i32 = 2;
+/// Our extension: a TLS policy (DANE, MTA-STS) forbade delivery.
+pub const ERR_TLS_POLICY: i32 = 100;
 pub const ERR_DROPPED_CONNECTION: i32 = 3;
 pub const ERR_INVALID_RESPONSE_SYNTAX: i32 = 4;
 pub const ERR_STATUS_MISMATCH: i32 = 5;
@@ -119,6 +121,7 @@ pub fn message(code: i32) -> Option<Vec<u8>> {
         ERR_EXTENSION_NOT_AVAILABLE => "Requested SMTP extension not available",
         ERR_UNTERMINATED_RESPONSE => "Unterminated server response",
         ERR_CLIENT_ERROR => "Client error",
+        ERR_TLS_POLICY => "TLS policy not satisfied",
         _ => return None,
     };
     Some(text.as_bytes().to_vec())

@@ -34,6 +34,9 @@ pub const EV_WRONG_PEER_CERTIFICATE: i32 = 3104;
 pub const EV_NO_CLIENT_CERTIFICATE: i32 = 3105;
 pub const EV_UNUSABLE_CLIENT_CERTIFICATE: i32 = 3106;
 pub const EV_UNUSABLE_CA_LIST: i32 = 3107;
+// Our extensions (libesmtp-ext.h), outside libESMTP's ranges.
+pub const EV_TLS_CERT: i32 = 9000;
+pub const EV_TLSRPT: i32 = 9001;
 
 /// One protocol event, with the arguments libESMTP passes for it.
 pub enum Event<'a> {
@@ -74,6 +77,10 @@ pub enum Event<'a> {
     UnusableClientCertificate,
     /// One NULL pointer argument.
     UnusableCaList,
+    /// `X509 *`, `int depth`, `int *ok` (default 1), `SSL *`.
+    TlsCert(&'a openssl::x509::X509Ref, i32, &'a SslRef),
+    /// `const char *json`: one TLSRPT result.
+    TlsReport(&'a CStr),
 }
 
 impl Event<'_> {
@@ -96,6 +103,8 @@ impl Event<'_> {
             Event::DeliverByExpired(_) => EV_DELIVERBY_EXPIRED,
             Event::WeakCipher(_) => EV_WEAK_CIPHER,
             Event::StartTlsOk(..) => EV_STARTTLS_OK,
+            Event::TlsCert(..) => EV_TLS_CERT,
+            Event::TlsReport(_) => EV_TLSRPT,
             Event::InvalidPeerCertificate(..) => EV_INVALID_PEER_CERTIFICATE,
             Event::NoPeerCertificate => EV_NO_PEER_CERTIFICATE,
             Event::WrongPeerCertificate(..) => EV_WRONG_PEER_CERTIFICATE,
@@ -111,6 +120,11 @@ pub trait EventSink {
     /// have one; the returned value is what the application left there
     /// (ignored for events without one).
     fn event(&self, event: Event<'_>, out: i32) -> i32;
+}
+
+/// The application's TLSRPT callback: one JSON result per call.
+pub trait ReportSink {
+    fn report(&self, json: &CStr);
 }
 
 /// The protocol monitor: bytes read (0), written (1), or headers (2).

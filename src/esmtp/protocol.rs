@@ -17,6 +17,7 @@ use super::error::{self, set_error};
 use super::events::{report, Event, EventSink, Monitor};
 use super::extensions::Extensions;
 use super::params::{mail_command, rcpt_command};
+use super::policy::{self, tlsrpt::TlsResult, Mode, Plan};
 use super::reply::{read_reply, Reply, ReplyError, ReplyOptions};
 use super::sasl::Authenticator;
 use super::session::{Body, ByMode, EtrnNode, Message, Recipient, Session, StartTls, TimeoutKind};
@@ -113,20 +114,107 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
         set_error(error::ERR_INVAL);
         return 0;
     };
-    let node = (!server.host.as_bytes().is_empty()).then_some(server.host.as_c_str());
-    let resolved = match resolve(node, &server.port) {
-        Ok(r) => r,
-        Err((gai, errno)) => {
-            error::set_herror(gai, errno);
-            return 0;
+    let cfg = sess.tls_policy.borrow().clone();
+    let mut plan = None;
+    let mut planned_addrs = None;
+    if cfg.kind != policy::Kind::None {
+        let sink = sess.event_sink();
+        let host = server.host.to_string_lossy();
+        let port = service_port(&server.port);
+        let ctx = || tls_context(sess, sink.as_deref());
+        let mut emit = |r: TlsResult| emit_report(sess, sink.as_deref(), &r);
+        match policy::prepare(&cfg, &host, port, &ctx, &mut emit) {
+            Ok(p) => {
+                planned_addrs = p.addrs.map(|a| a.into_iter().map(SockAddr::from).collect::<Vec<_>>());
+                plan = Some(p.plan);
+            }
+            Err(policy::Stop::Lookup(gai)) => {
+                error::set_herror(gai, 0);
+                return 0;
+            }
+            Err(policy::Stop::Policy) => {
+                set_error(error::ERR_TLS_POLICY);
+                return 0;
+            }
+        }
+    }
+    let addrs = match planned_addrs {
+        Some(a) => {
+            // The policy names the host; no canonical name replaces it.
+            *sess.canon.borrow_mut() = None;
+            a
+        }
+        None => {
+            let node = (!server.host.as_bytes().is_empty()).then_some(server.host.as_c_str());
+            match resolve(node, &server.port) {
+                Ok(r) => {
+                    *sess.canon.borrow_mut() = r.canon.clone();
+                    r.addrs
+                }
+                Err((gai, errno)) => {
+                    error::set_herror(gai, errno);
+                    return 0;
+                }
+            }
         }
     };
-    *sess.canon.borrow_mut() = resolved.canon.clone();
-    run_on(sess, opts, &resolved.addrs, &localhost)
+    run_on(sess, opts, &addrs, &localhost, plan.as_ref())
+}
+
+/// The port a service name stands for (getservbyname), for TLSA names.
+fn service_port(service: &std::ffi::CStr) -> u16 {
+    if let Ok(n) = service.to_string_lossy().parse::<u16>() {
+        return n;
+    }
+    // SAFETY: NUL-terminated strings; the result is null or a static entry
+    // read before any other getserv* call on this thread.
+    unsafe {
+        let e = libc::getservbyname(service.as_ptr(), c"tcp".as_ptr());
+        if e.is_null() {
+            25
+        } else {
+            u16::from_be((*e).s_port as u16)
+        }
+    }
+}
+
+/// Hands one TLSRPT result to the application: SMTP_EV_TLSRPT and the
+/// report callback.
+fn emit_report(sess: &Session, sink: Option<&dyn EventSink>, r: &TlsResult) {
+    let Ok(json) = std::ffi::CString::new(r.to_json()) else { return };
+    report(sink, Event::TlsReport(&json), 0);
+    let cb = sess.report_sink.borrow().clone();
+    if let Some(cb) = cb {
+        cb.report(&json);
+    }
+}
+
+/// The session's SSL_CTX: the application's, else the library's own,
+/// built once per session (events report unusable files).
+fn tls_context(sess: &Session, sink: Option<&dyn EventSink>) -> Option<SslContext> {
+    let app = sess.tls_ctx.get().cast::<openssl_sys::SSL_CTX>();
+    if !app.is_null() {
+        // SAFETY: the session holds a reference to the application's
+        // SSL_CTX (taken in smtp_starttls_set_ctx); to_owned takes one
+        // more for the connection.
+        return Some(unsafe { SslContextRef::from_ptr(app) }.to_owned());
+    }
+    if let Some(ctx) = sess.own_tls_ctx.borrow().as_ref() {
+        return Some(ctx.clone());
+    }
+    let ctx = tls::context::build(&tls::context::Layout::find(), sink)?;
+    *sess.own_tls_ctx.borrow_mut() = Some(ctx.clone());
+    Some(ctx)
 }
 
 /// Tries each address in turn until a server completes the protocol.
-fn run_on(sess: &Session, opts: &RunOptions, addrs: &[SockAddr], localhost: &[u8]) -> i32 {
+fn run_on(
+    sess: &Session,
+    opts: &RunOptions,
+    addrs: &[SockAddr],
+    localhost: &[u8],
+    plan: Option<&Plan>,
+) -> i32 {
     let sink = sess.event_sink();
     let sink = sink.as_deref();
     for addr in addrs {
@@ -151,6 +239,7 @@ fn run_on(sess: &Session, opts: &RunOptions, addrs: &[SockAddr], localhost: &[u8
             opts,
             pending_final: None,
             authenticated: false,
+            plan,
         };
         let fallback = engine.converse();
         report(sink, Event::Disconnect, 0);
@@ -175,6 +264,33 @@ struct Engine<'a> {
     /// PIPELINING it travels with the next command group.
     pending_final: Option<&'a Message>,
     authenticated: bool,
+    /// The session's TLS policy, if it has one.
+    plan: Option<&'a Plan>,
+}
+
+/// A policy's part in one handshake: its setup, and its verdict kept for
+/// the report.
+struct PolicyHooks<'p> {
+    plan: &'p Plan,
+    ctx: &'p SslContext,
+    verdict: Option<Result<(), (&'static str, String)>>,
+}
+
+impl tls::handshake::Hooks for PolicyHooks<'_> {
+    fn prepare(&mut self, ssl: &mut openssl::ssl::SslRef) -> bool {
+        policy::arm(ssl, self.ctx, self.plan)
+    }
+
+    fn judge(&mut self, ssl: &openssl::ssl::SslRef) -> Option<bool> {
+        let v = policy::judge(ssl, self.plan);
+        let accept = v.is_ok() || self.plan.mode != Mode::Enforce;
+        self.verdict = Some(v);
+        Some(accept)
+    }
+
+    fn broken(&mut self) {
+        self.verdict = Some(Err((policy::tlsrpt::result::VALIDATION_FAILURE, "TLS handshake failed".into())));
+    }
 }
 
 /// Reads one reply on `conn`. A failure records its error code and leaves
@@ -334,8 +450,8 @@ impl<'a> Engine<'a> {
             return Err(Stop::Quit);
         }
         self.ext = Extensions::default();
-        let tls_missing = self.sess.starttls.get() == StartTls::Required && !self.conn.is_tls();
-        if tls_missing {
+        let tls_missing = self.starttls_mode() == StartTls::Required && !self.conn.is_tls();
+        if tls_missing && !self.no_starttls("the server does not support EHLO") {
             self.event(Event::ExtnaStartTls, 0);
         }
         if !self.report_extensions() || tls_missing {
@@ -346,21 +462,34 @@ impl<'a> Engine<'a> {
     }
 
     fn after_ehlo(&mut self) -> Result<(), Stop> {
-        let how = self.sess.starttls.get();
+        let how = self.starttls_mode();
         if !self.conn.is_tls() && how != StartTls::Disabled {
             if self.ext.starttls {
                 if let Some(ctx) = self.tls_context() {
-                    self.starttls(&ctx)?;
-                    // RFC 3207 §4.2: forget what was learnt in clear.
-                    return self.ehlo();
+                    if self.starttls(&ctx)? {
+                        // RFC 3207 §4.2: forget what was learnt in clear.
+                        return self.ehlo();
+                    }
+                    // Refused, and the policy lets the mail go in clear.
+                    return self.after_tls_settled();
                 }
             }
-            if how == StartTls::Required {
+            let why = if self.ext.starttls { "no TLS context" } else { "STARTTLS not offered" };
+            if self.no_starttls(why) {
+                if how == StartTls::Required {
+                    return Err(Stop::Quit);
+                }
+            } else if how == StartTls::Required {
                 self.event(Event::ExtnaStartTls, 0);
                 set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
                 return Err(Stop::Quit);
             }
         }
+        self.after_tls_settled()
+    }
+
+    /// AUTH and the extension checks, once TLS is settled.
+    fn after_tls_settled(&mut self) -> Result<(), Stop> {
         if self.ext.auth && !self.authenticated {
             if let Some(auth) = self.opts.auth {
                 self.authenticate(auth)?;
@@ -448,22 +577,42 @@ impl<'a> Engine<'a> {
         Err(Stop::Quit)
     }
 
-    /// The session's SSL_CTX: the application's, else the library's own,
-    /// built once per session (events report unusable files).
     fn tls_context(&self) -> Option<SslContext> {
-        let app = self.sess.tls_ctx.get().cast::<openssl_sys::SSL_CTX>();
-        if !app.is_null() {
-            // SAFETY: the session holds a reference to the application's
-            // SSL_CTX (taken in smtp_starttls_set_ctx); to_owned takes one
-            // more for the connection.
-            return Some(unsafe { SslContextRef::from_ptr(app) }.to_owned());
+        tls_context(self.sess, self.sink)
+    }
+
+    /// STARTTLS as the policy, else the application, wants it.
+    fn starttls_mode(&self) -> StartTls {
+        match self.plan.map(|p| p.mode) {
+            None => self.sess.starttls.get(),
+            Some(Mode::Enforce) => StartTls::Required,
+            Some(_) => StartTls::Enabled,
         }
-        if let Some(ctx) = self.sess.own_tls_ctx.borrow().as_ref() {
-            return Some(ctx.clone());
+    }
+
+    /// Reports a connection's TLSRPT result, with its addresses.
+    fn policy_report(&self, failure: Option<(&'static str, String)>) {
+        let Some(mut r) = self.plan.and_then(|p| p.result(failure)) else { return };
+        let (local, peer) = self.conn.endpoints();
+        r.sending_mta_ip = local.map(|a| a.ip().to_string());
+        r.receiving_ip = peer.map(|a| a.ip().to_string());
+        emit_report(self.sess, self.sink, &r);
+    }
+
+    /// TLS could not be started under a policy: reports it; true when the
+    /// policy took charge (and, if it forbids clear text, stopped delivery).
+    fn no_starttls(&mut self, why: &str) -> bool {
+        let Some(plan) = self.plan else { return false };
+        if plan.mode == Mode::Opportunistic {
+            return true;
         }
-        let ctx = tls::context::build(&tls::context::Layout::find(), self.sink)?;
-        *self.sess.own_tls_ctx.borrow_mut() = Some(ctx.clone());
-        Some(ctx)
+        let reason = format!("4.7.4 {why}");
+        self.policy_report(Some((policy::tlsrpt::result::STARTTLS_NOT_SUPPORTED, reason)));
+        if plan.mode == Mode::Enforce {
+            set_error(error::ERR_TLS_POLICY);
+            self.fallback = true;
+        }
+        true
     }
 
     /// The name the certificate must carry: getaddrinfo's canonical name,
@@ -478,26 +627,55 @@ impl<'a> Engine<'a> {
     /// TLS on the connection, or how the session must end.
     fn secure(&mut self, ctx: &SslContext) -> Result<(), Stop> {
         let host = self.server_name();
-        tls::handshake::secure(&mut self.conn, ctx, &host, self.sink).map_err(|r| match r {
+        let cert_events = self.sess.cert_events.get();
+        let to_stop = |r| match r {
             tls::handshake::Refused::Broken => Stop::Drop,
             tls::handshake::Refused::Rejected => Stop::Quit,
-        })
+        };
+        let Some(plan) = self.plan else {
+            let mut none = tls::handshake::NoPolicy;
+            return tls::handshake::secure(&mut self.conn, ctx, &host, self.sink, cert_events, &mut none)
+                .map_err(to_stop);
+        };
+        let mut hooks = PolicyHooks { plan, ctx, verdict: None };
+        let done = tls::handshake::secure(&mut self.conn, ctx, &host, self.sink, cert_events, &mut hooks);
+        if plan.mode != Mode::Opportunistic {
+            match hooks.verdict {
+                Some(Ok(())) => self.policy_report(plan.degraded.clone()),
+                Some(Err(f)) => {
+                    self.policy_report(Some(f));
+                    if plan.mode == Mode::Enforce {
+                        set_error(error::ERR_TLS_POLICY);
+                        // Another address may have a better certificate.
+                        self.fallback = true;
+                    }
+                }
+                // Refused before the policy's check (certificate event).
+                None => {}
+            }
+        }
+        done.map_err(to_stop)
     }
 
     /// RFC 3207: STARTTLS alone, its reply, the handshake. A refusal ends
-    /// the session; there is no falling back to clear text.
-    fn starttls(&mut self, ctx: &SslContext) -> Result<(), Stop> {
+    /// the session (there is no falling back to clear text), except under a
+    /// policy that allows clear text: then it is `Ok(false)`.
+    fn starttls(&mut self, ctx: &SslContext) -> Result<bool, Stop> {
         self.write(b"STARTTLS\r\n")?;
         let r = self.reply(false)?;
         if r.class() != 2 {
             if !matches!(r.class(), 4 | 5) {
                 set_error(error::ERR_INVALID_RESPONSE_STATUS);
             }
+            self.no_starttls(&format!("STARTTLS refused with {}", r.code));
+            if self.plan.is_some_and(|p| p.mode != Mode::Enforce) {
+                return Ok(false);
+            }
             return Err(Stop::Quit);
         }
         self.secure(ctx)?;
         self.ext = Extensions::default();
-        Ok(())
+        Ok(true)
     }
 
     /// Reports required extensions the server lacks, in libESMTP's order

@@ -11,7 +11,7 @@ use std::ffi::{c_void, CString};
 use std::rc::Rc;
 
 use super::appdata::AppData;
-use super::events::{EventSink, Monitor};
+use super::events::{EventSink, Monitor, ReportSink};
 use super::headers::HeaderTable;
 use super::source::MessageSource;
 use super::status::StatusCell;
@@ -100,6 +100,12 @@ pub struct Session {
     /// Start every connection with a TLS handshake (RFC 8314 implicit TLS;
     /// our extension, `smtp_tls_set_implicit`).
     pub implicit_tls: Cell<bool>,
+    /// DANE / MTA-STS settings (`smtp_tls_set_policy` and friends).
+    pub tls_policy: RefCell<crate::esmtp::policy::Config>,
+    /// Report each peer certificate with SMTP_EV_TLS_CERT.
+    pub cert_events: Cell<bool>,
+    /// The application's TLSRPT callback.
+    pub report_sink: RefCell<Option<Rc<dyn ReportSink>>>,
     /// `auth_context_t` set by the application (not owned), or null.
     pub auth_ctx: Cell<*mut c_void>,
     /// Set while `smtp_start_session` runs, to refuse re-entry from callbacks.
@@ -124,6 +130,9 @@ impl Default for Session {
             tls_ctx: Cell::new(std::ptr::null_mut()),
             own_tls_ctx: RefCell::new(None),
             implicit_tls: Cell::new(false),
+            tls_policy: RefCell::default(),
+            cert_events: Cell::new(false),
+            report_sink: RefCell::new(None),
             auth_ctx: Cell::new(std::ptr::null_mut()),
             running: Cell::new(false),
         }

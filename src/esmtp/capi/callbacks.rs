@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, c_long, c_void};
 use super::smtp_session_t;
 use foreign_types::ForeignTypeRef;
 
-use crate::esmtp::events::{Event, EventSink, Monitor};
+use crate::esmtp::events::{Event, EventSink, Monitor, ReportSink};
 use crate::esmtp::session::Session;
 use crate::esmtp::source::MessageSource;
 
@@ -68,9 +68,26 @@ impl EventSink for CEventSink {
                 Event::UnusableClientCertificate | Event::UnusableCaList => {
                     cb(s, n, arg, std::ptr::null_mut::<c_void>())
                 }
+                Event::TlsCert(cert, depth, ssl) => {
+                    cb(s, n, arg, cert.as_ptr(), depth as c_int, po, ssl.as_ptr())
+                }
+                Event::TlsReport(json) => cb(s, n, arg, json.as_ptr()),
             }
         }
         out
+    }
+}
+
+pub struct CReportSink {
+    pub cb: unsafe extern "C" fn(smtp_session_t, *const c_char, *mut c_void),
+    pub arg: *mut c_void,
+    pub session: *const Session,
+}
+
+impl ReportSink for CReportSink {
+    fn report(&self, json: &std::ffi::CStr) {
+        // SAFETY: the application's callback, with a string valid for the call.
+        unsafe { (self.cb)(self.session.cast_mut(), json.as_ptr(), self.arg) }
     }
 }
 

@@ -2,9 +2,12 @@
 //! libesmtp.h's names and values are untouched; a program that uses these
 //! can test for the header with `__has_include(<libesmtp-ext.h>)`.
 
-use std::ffi::c_int;
+use std::ffi::{c_char, c_int, c_long, c_void, CString};
+use std::rc::Rc;
 
-use super::{guarded, handle, need, smtp_session_t};
+use super::callbacks::CReportSink;
+use super::{check_args, cstr, guarded, handle, need, smtp_session_t};
+use crate::esmtp::policy::{self, tlsrpt, Kind};
 
 /// Implicit TLS (RFC 8314, usually port 465): with `on`, each connection of
 /// the session starts with a TLS handshake, before the server's greeting.
@@ -21,5 +24,266 @@ pub unsafe extern "C" fn smtp_tls_set_implicit(session: smtp_session_t, on: c_in
         let s = need!(unsafe { handle(session) }, 0);
         s.implicit_tls.set(on != 0);
         1
+    })
+}
+
+/// `enum smtp_tls_policy` for [`smtp_tls_set_policy`].
+#[repr(C)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum smtp_tls_policy {
+    /// libESMTP's behaviour, as `smtp_starttls_enable` sets it (the default).
+    SMTP_TLS_POLICY_NONE = 0,
+    /// STARTTLS when the server offers it, certificates not checked, clear
+    /// text otherwise (RFC 7435). No DNS lookups, no reports.
+    SMTP_TLS_POLICY_OPPORTUNISTIC = 1,
+    /// DANE (RFC 7672): when the host's addresses and its TLSA records at
+    /// `_port._tcp.host` are DNSSEC-validated, TLS is required and the
+    /// certificate must match a usable record; otherwise opportunistic.
+    SMTP_TLS_POLICY_DANE = 2,
+    /// MTA-STS (RFC 8461) of the policy domain: in enforce mode TLS is
+    /// required, the host must match the policy's mx patterns and its
+    /// certificate must chain to a trusted root and name the host.
+    SMTP_TLS_POLICY_MTA_STS = 3,
+    /// DANE where the host publishes TLSA records, else MTA-STS (RFC 8461 §2).
+    SMTP_TLS_POLICY_DANE_MTA_STS = 4,
+}
+
+/// Event: one certificate of the server's chain, after the handshake and
+/// before any other check, from the top of the chain down to the server's
+/// own (depth 0). Arguments: `X509 *cert`, `int depth`, `int *ok`
+/// (default 1; set 0 to refuse the connection, which is then closed with
+/// QUIT), `SSL *ssl`. Sent only after [`smtp_tls_set_cert_events`].
+pub const SMTP_EV_TLS_CERT: c_int = 9000;
+/// Event: a TLSRPT result (RFC 8460) for a connection attempt under a
+/// DANE or MTA-STS policy, or a policy failure met before connecting.
+/// Argument: `const char *json`, valid during the call.
+pub const SMTP_EV_TLSRPT: c_int = 9001;
+/// `smtp_errno()` when a TLS policy forbade delivery: no mail was sent.
+pub const SMTP_ERR_TLS_POLICY: c_int = 100;
+
+/// Called with each TLSRPT result as JSON (the same text as
+/// `SMTP_EV_TLSRPT`), valid during the call.
+pub type smtp_tlsrpt_cb_t =
+    Option<unsafe extern "C" fn(session: smtp_session_t, json: *const c_char, arg: *mut c_void)>;
+
+/// Chooses the session's TLS policy and the domain it is looked up for
+/// (the recipient domain, not the host connected to; NULL: the host).
+/// MTA-STS policies need a domain. Set before `smtp_start_session`.
+/// Returns 1, or 0 with `SMTP_ERR_INVAL` for a NULL session, an unknown
+/// policy, or MTA-STS without a usable domain.
+///
+/// # Safety
+/// `session` must be null or a live session; `domain` null or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tls_set_policy(
+    session: smtp_session_t,
+    policy: c_int,
+    domain: *const c_char,
+) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        let kind = need!(Kind::from_c(policy), 0);
+        // SAFETY: per the function's contract.
+        let domain = match unsafe { cstr(domain) } {
+            Some(d) => Some(need!(d.to_str().ok().filter(|d| valid_domain(d)), 0).to_owned()),
+            None => None,
+        };
+        check_args!(domain.is_some() || !matches!(kind, Kind::MtaSts | Kind::DaneThenMtaSts), 0);
+        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
+        cfg.kind = kind;
+        cfg.domain = domain;
+        1
+    })
+}
+
+fn valid_domain(d: &str) -> bool {
+    let d = d.strip_suffix('.').unwrap_or(d);
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        })
+}
+
+/// The resolvers the policies ask, as a comma- or space-separated list of
+/// `address[:port]` (IPv6 as `[addr]:port`); NULL returns to the default,
+/// the nameservers of /etc/resolv.conf. Their answers' AD bit is trusted,
+/// as Postfix and Exim trust it: list only validating resolvers reached
+/// over a trusted path, normally on loopback. Returns 1, or 0 with
+/// `SMTP_ERR_INVAL` for a NULL session or an address that cannot be parsed.
+///
+/// # Safety
+/// `session` must be null or a live session; `servers` null or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tls_set_resolver(session: smtp_session_t, servers: *const c_char) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        // SAFETY: per the function's contract.
+        let list = match unsafe { cstr(servers) } {
+            None => None,
+            Some(text) => {
+                let text = need!(text.to_str().ok(), 0);
+                let parsed: Option<Vec<_>> =
+                    text.split([',', ' ']).filter(|x| !x.is_empty()).map(policy::dns::parse_server).collect();
+                let parsed = need!(parsed.filter(|p| !p.is_empty()), 0);
+                Some(parsed)
+            }
+        };
+        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
+        cfg.resolvers = list;
+        1
+    })
+}
+
+/// Bounds each DNS question, and each MTA-STS policy fetch as a whole, to
+/// `ms` milliseconds (at least 100; default 15000). Returns the value
+/// stored, or 0 with `SMTP_ERR_INVAL` for a NULL session.
+///
+/// # Safety
+/// `session` must be null or a live session.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tls_set_policy_timeout(session: smtp_session_t, ms: c_long) -> c_long {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        let ms = ms.clamp(100, 3_600_000);
+        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
+        cfg.timeout = std::time::Duration::from_millis(ms as u64);
+        ms
+    })
+}
+
+/// The port MTA-STS policies are fetched from (default 443), for test
+/// beds and private deployments. Returns 1, or 0 with `SMTP_ERR_INVAL`
+/// for a NULL session or a port outside 1..65535.
+///
+/// # Safety
+/// `session` must be null or a live session.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tls_set_sts_port(session: smtp_session_t, port: c_int) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        let port = need!(u16::try_from(port).ok().filter(|&p| p != 0), 0);
+        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
+        cfg.sts_port = port;
+        1
+    })
+}
+
+/// Sets (or with NULL clears) the TLSRPT callback. Returns 1, or 0 with
+/// `SMTP_ERR_INVAL` for a NULL session.
+///
+/// # Safety
+/// `session` must be null or a live session; `cb` must stay callable while
+/// the session runs.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tls_set_report_cb(
+    session: smtp_session_t,
+    cb: smtp_tlsrpt_cb_t,
+    arg: *mut c_void,
+) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        let Ok(mut sink) = s.report_sink.try_borrow_mut() else { return 0 };
+        *sink = cb.map(|cb| Rc::new(CReportSink { cb, arg, session }) as _);
+        1
+    })
+}
+
+/// With `on`, `SMTP_EV_TLS_CERT` reports each certificate of the server's
+/// chain (off by default, so programs written for libESMTP never see an
+/// event number they do not know). Returns 1, or 0 with `SMTP_ERR_INVAL`
+/// for a NULL session.
+///
+/// # Safety
+/// `session` must be null or a live session.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tls_set_cert_events(session: smtp_session_t, on: c_int) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        s.cert_events.set(on != 0);
+        1
+    })
+}
+
+/// TLSRPT results collected into one RFC 8460 report.
+pub struct smtp_tlsrpt(tlsrpt::Aggregate);
+
+/// A handle on a report being collected.
+pub type smtp_tlsrpt_t = *mut smtp_tlsrpt;
+
+/// A new, empty collection of TLSRPT results; NULL if out of memory.
+#[no_mangle]
+pub extern "C" fn smtp_tlsrpt_new() -> smtp_tlsrpt_t {
+    guarded!(std::ptr::null_mut(), { Box::into_raw(Box::new(smtp_tlsrpt(tlsrpt::Aggregate::default()))) })
+}
+
+/// Adds one result, as given to the TLSRPT callback or event. Returns 1,
+/// or 0 with `SMTP_ERR_INVAL` for NULL arguments or text that is not such
+/// a result.
+///
+/// # Safety
+/// `report` must be null or from `smtp_tlsrpt_new`; `json` null or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tlsrpt_add(report: smtp_tlsrpt_t, json: *const c_char) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract; the handle is only used on
+        // one thread at a time, as the caller's.
+        let r = need!(unsafe { report.as_mut() }, 0);
+        // SAFETY: per the function's contract.
+        let text = need!(unsafe { cstr(json) }.and_then(|j| j.to_str().ok()), 0);
+        check_args!(r.0.add(text), 0);
+        1
+    })
+}
+
+/// The RFC 8460 report document (JSON) over the results whose `epoch` is
+/// in `[start, end)`, grouped by policy with success and failure counts
+/// and failure details. The string is the caller's, to release with
+/// `free()`. NULL with `SMTP_ERR_INVAL` for NULL arguments.
+///
+/// # Safety
+/// `report` must be null or from `smtp_tlsrpt_new`; the strings null or C strings.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tlsrpt_report(
+    report: smtp_tlsrpt_t,
+    organization: *const c_char,
+    contact: *const c_char,
+    report_id: *const c_char,
+    start: c_long,
+    end: c_long,
+) -> *mut c_char {
+    guarded!(std::ptr::null_mut(), {
+        // SAFETY: per the function's contract.
+        let r = need!(unsafe { report.as_ref() }, std::ptr::null_mut());
+        // SAFETY: per the function's contract.
+        let text = |p| unsafe { cstr(p) }.map(|c| c.to_string_lossy());
+        let (org, contact, id) = (text(organization), text(contact), text(report_id));
+        let (org, contact, id) =
+            need!(org.zip(contact).zip(id).map(|((a, b), c)| (a, b, c)), std::ptr::null_mut());
+        let doc = r.0.report(&org, &contact, &id, start as i64, end as i64);
+        let Ok(doc) = CString::new(doc) else { return std::ptr::null_mut() };
+        // SAFETY: strdup copies a NUL-terminated string into malloc'ed
+        // memory the caller frees.
+        unsafe { libc::strdup(doc.as_ptr()) }
+    })
+}
+
+/// Releases a report collection; NULL is ignored.
+///
+/// # Safety
+/// `report` must be null or from `smtp_tlsrpt_new`, not yet destroyed.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tlsrpt_destroy(report: smtp_tlsrpt_t) {
+    guarded!((), {
+        if !report.is_null() {
+            // SAFETY: per the function's contract, a pointer from Box::into_raw.
+            drop(unsafe { Box::from_raw(report) });
+        }
     })
 }

@@ -24,13 +24,38 @@ pub enum Refused {
     Rejected,
 }
 
+/// What a TLS policy adds to a handshake.
+pub trait Hooks {
+    /// Sets up the `SSL` before the handshake; false: it cannot go on.
+    fn prepare(&mut self, _ssl: &mut SslRef) -> bool {
+        true
+    }
+
+    /// After the handshake: `Some(accept)` replaces libESMTP's checks.
+    fn judge(&mut self, _ssl: &SslRef) -> Option<bool> {
+        None
+    }
+
+    /// The handshake itself failed.
+    fn broken(&mut self) {}
+}
+
+/// libESMTP's behaviour: no policy.
+pub struct NoPolicy;
+
+impl Hooks for NoPolicy {}
+
 /// Runs the handshake on `conn` for `host` (the canonical name, else the
 /// configured one) and the checks after it; reports STARTTLS_OK on success.
+/// With `cert_events`, each certificate of the chain is reported first
+/// (SMTP_EV_TLS_CERT) and any can refuse the connection.
 pub fn secure(
     conn: &mut Conn,
     ctx: &SslContext,
     host: &str,
     sink: Option<&dyn EventSink>,
+    cert_events: bool,
+    hooks: &mut dyn Hooks,
 ) -> Result<(), Refused> {
     let broken = || {
         set_error(error::ERR_CLIENT_ERROR);
@@ -42,12 +67,22 @@ pub fn secure(
     if host.parse::<IpAddr>().is_err() && !host.is_empty() {
         ssl.set_hostname(host).map_err(|_| broken())?;
     }
-    if !context::use_host_certificate(&mut ssl, &Layout::find(), host, sink) {
+    if !context::use_host_certificate(&mut ssl, &Layout::find(), host, sink) || !hooks.prepare(&mut ssl) {
         return Err(broken());
     }
-    conn.start_tls(ssl).map_err(|_| broken())?;
+    if conn.start_tls(ssl).is_err() {
+        hooks.broken();
+        return Err(broken());
+    }
     let ssl = conn.ssl().ok_or_else(broken)?;
-    if !acceptable(ssl, host, sink) {
+    if cert_events && !certificates_accepted(ssl, sink) {
+        return Err(Refused::Rejected);
+    }
+    let accepted = match hooks.judge(ssl) {
+        Some(verdict) => verdict,
+        None => acceptable(ssl, host, sink),
+    };
+    if !accepted {
         return Err(Refused::Rejected);
     }
     let (name, bits) = match ssl.current_cipher() {
@@ -57,6 +92,19 @@ pub fn secure(
     let name = CString::new(name).unwrap_or_default();
     report(sink, Event::StartTlsOk(ssl, &name, bits), 0);
     Ok(())
+}
+
+/// SMTP_EV_TLS_CERT for each certificate, from the top of the chain down
+/// to the server's own (depth 0), in the order OpenSSL's verifier visits
+/// them, as Exim's `tls:cert` event. The verified chain includes the
+/// trust anchor from the local store; without one, the chain as sent.
+fn certificates_accepted(ssl: &SslRef, sink: Option<&dyn EventSink>) -> bool {
+    let chain = ssl.verified_chain().filter(|c| !c.is_empty()).or_else(|| ssl.peer_cert_chain());
+    let Some(chain) = chain else { return true };
+    (0..chain.len()).rev().all(|depth| match chain.get(depth) {
+        Some(cert) => report(sink, Event::TlsCert(cert, depth as i32, ssl), 1) != 0,
+        None => true,
+    })
 }
 
 /// libESMTP's checks after the handshake, in its order: the chain, the

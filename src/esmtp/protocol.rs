@@ -1070,7 +1070,7 @@ mod tests {
         ]);
         let s = session_with_message("Subject: x\r\n\r\nbody\n.dot\n");
         let addrs: Vec<SockAddr> = [refused, busy, good].into_iter().map(SockAddr::from).collect();
-        assert_eq!(run_on(&s, &RunOptions::default(), &addrs, b"me"), 1);
+        assert_eq!(run_on(&s, &RunOptions::default(), &addrs, b"me", None), 1);
         assert_eq!(busy_h.join().unwrap(), ["QUIT"]);
         let got = good_h.join().unwrap();
         assert_eq!(got[..4], ["EHLO me", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA"]);
@@ -1087,7 +1087,7 @@ mod tests {
         let (busy, busy_h) = server(&["554 no\r\n", "221 bye\r\n"]);
         let s = session_with_message("x\r\n");
         let addrs: Vec<SockAddr> = [refused, busy].into_iter().map(SockAddr::from).collect();
-        assert_eq!(run_on(&s, &RunOptions::default(), &addrs, b"me"), 0);
+        assert_eq!(run_on(&s, &RunOptions::default(), &addrs, b"me", None), 0);
         busy_h.join().unwrap();
         assert!(!s.messages.get(0).unwrap().recipients.get(0).unwrap().complete.get());
     }

@@ -266,7 +266,7 @@ pub unsafe extern "C" fn smtp_tlsrpt_report(
         let (org, contact, id) = (text(organization), text(contact), text(report_id));
         let (org, contact, id) =
             need!(org.zip(contact).zip(id).map(|((a, b), c)| (a, b, c)), std::ptr::null_mut());
-        let doc = r.0.report(&org, &contact, &id, start as i64, end as i64);
+        let doc = r.0.report(&org, &contact, &id, start, end);
         let Ok(doc) = CString::new(doc) else { return std::ptr::null_mut() };
         // SAFETY: strdup copies a NUL-terminated string into malloc'ed
         // memory the caller frees.

@@ -13,9 +13,9 @@ extern "C" {
 
 
 /*
- Event: one certificate of the server's chain, after the handshake and
- before any other check, from the top of the chain down to the server's
- own (depth 0). Arguments: `X509 *cert`, `int depth`, `int *ok`
+ Event: one certificate of the chain the server presented, after the
+ handshake and before any other check, from the top of the chain down
+ to the server's own (depth 0). Arguments: `X509 *cert`, `int depth`, `int *ok`
  (default 1; set 0 to refuse the connection, which is then closed with
  QUIT), `SSL *ssl`. Sent only after [`smtp_tls_set_cert_events`].
  */

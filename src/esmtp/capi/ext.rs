@@ -48,9 +48,9 @@ pub enum smtp_tls_policy {
     SMTP_TLS_POLICY_DANE_MTA_STS = 4,
 }
 
-/// Event: one certificate of the server's chain, after the handshake and
-/// before any other check, from the top of the chain down to the server's
-/// own (depth 0). Arguments: `X509 *cert`, `int depth`, `int *ok`
+/// Event: one certificate of the chain the server presented, after the
+/// handshake and before any other check, from the top of the chain down
+/// to the server's own (depth 0). Arguments: `X509 *cert`, `int depth`, `int *ok`
 /// (default 1; set 0 to refuse the connection, which is then closed with
 /// QUIT), `SSL *ssl`. Sent only after [`smtp_tls_set_cert_events`].
 pub const SMTP_EV_TLS_CERT: c_int = 9000;

@@ -94,12 +94,13 @@ pub fn secure(
     Ok(())
 }
 
-/// SMTP_EV_TLS_CERT for each certificate, from the top of the chain down
-/// to the server's own (depth 0), in the order OpenSSL's verifier visits
-/// them, as Exim's `tls:cert` event. The verified chain includes the
-/// trust anchor from the local store; without one, the chain as sent.
+/// SMTP_EV_TLS_CERT for each certificate of the peer's chain as it sent
+/// it, from the top down to its own (depth 0), in the order OpenSSL's
+/// verifier visits them, as Exim's `tls:cert` event. Unlike Exim on
+/// OpenSSL, roots from the local store are not included: the event is
+/// about what the peer presented, whatever verified it.
 fn certificates_accepted(ssl: &SslRef, sink: Option<&dyn EventSink>) -> bool {
-    let chain = ssl.verified_chain().filter(|c| !c.is_empty()).or_else(|| ssl.peer_cert_chain());
+    let chain = ssl.peer_cert_chain();
     let Some(chain) = chain else { return true };
     (0..chain.len()).rev().all(|depth| match chain.get(depth) {
         Some(cert) => report(sink, Event::TlsCert(cert, depth as i32, ssl), 1) != 0,

@@ -149,6 +149,50 @@ static int run_session (const char *server, int policy, const char *domain, cons
   return ok;
 }
 
+/* The extension API's answers to bad arguments, one line each.  */
+static void api_checks (void)
+{
+  smtp_session_t s = smtp_create_session ();
+  smtp_tlsrpt_t r;
+#define CHECK(call) do { int rc_ = (int) (call); printf ("{\"call\": "); put_json_str (#call); \
+    printf (", \"rc\": %d, \"errno\": %d}\n", rc_, rc_ ? 0 : smtp_errno ()); } while (0)
+  CHECK (smtp_tls_set_policy (NULL, SMTP_TLS_POLICY_DANE, NULL));
+  CHECK (smtp_tls_set_policy (s, 99, NULL));
+  CHECK (smtp_tls_set_policy (s, -1, NULL));
+  CHECK (smtp_tls_set_policy (s, SMTP_TLS_POLICY_MTA_STS, NULL));
+  CHECK (smtp_tls_set_policy (s, SMTP_TLS_POLICY_MTA_STS, "bad domain"));
+  CHECK (smtp_tls_set_policy (s, SMTP_TLS_POLICY_MTA_STS, "example.test"));
+  CHECK (smtp_tls_set_policy (s, SMTP_TLS_POLICY_DANE, NULL));
+  CHECK (smtp_tls_set_resolver (NULL, "127.0.0.1"));
+  CHECK (smtp_tls_set_resolver (s, "not-an-address"));
+  CHECK (smtp_tls_set_resolver (s, ""));
+  CHECK (smtp_tls_set_resolver (s, "127.0.0.1:5353, [::1]:53"));
+  CHECK (smtp_tls_set_resolver (s, NULL));
+  CHECK (smtp_tls_set_policy_timeout (NULL, 1000));
+  CHECK (smtp_tls_set_policy_timeout (s, 1));
+  CHECK (smtp_tls_set_sts_port (s, 0));
+  CHECK (smtp_tls_set_sts_port (s, 70000));
+  CHECK (smtp_tls_set_sts_port (s, 8443));
+  CHECK (smtp_tls_set_report_cb (NULL, report_cb, NULL));
+  CHECK (smtp_tls_set_report_cb (s, NULL, NULL));
+  CHECK (smtp_tls_set_cert_events (NULL, 1));
+  CHECK (smtp_tlsrpt_add (NULL, "{}"));
+  r = smtp_tlsrpt_new ();
+  CHECK (smtp_tlsrpt_add (r, NULL));
+  CHECK (smtp_tlsrpt_add (r, "{\"epoch\": 1}"));
+  CHECK (smtp_tlsrpt_add (r, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["));
+  CHECK (smtp_tlsrpt_report (r, NULL, "c", "i", 0, 1) != NULL);
+  CHECK (smtp_tlsrpt_report (NULL, "o", "c", "i", 0, 1) != NULL);
+  smtp_tlsrpt_destroy (r);
+  smtp_tlsrpt_destroy (NULL);
+  {
+    char buf[64];
+    printf ("{\"strerror\": \"%s\"}\n", smtp_strerror (SMTP_ERR_TLS_POLICY, buf, sizeof buf));
+  }
+#undef CHECK
+  smtp_destroy_session (s);
+}
+
 int main (int argc, char **argv)
 {
   int policy = SMTP_TLS_POLICY_NONE, sts_port = 0, cert_events = 0, sessions = 1, report = 0, i;
@@ -168,6 +212,11 @@ int main (int argc, char **argv)
       else if (strcmp (a, "--sessions") == 0 && v) sessions = atoi (v), i++;
       else if (strcmp (a, "--cert-events") == 0) cert_events = 1;
       else if (strcmp (a, "--report") == 0) report = 1;
+      else if (strcmp (a, "--api-checks") == 0)
+        {
+          api_checks ();
+          return 0;
+        }
       else if (a[0] != '-') server = a;
       else
         {

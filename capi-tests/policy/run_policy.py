@@ -34,6 +34,9 @@ ERR_TLS_POLICY = 100
 ERR_EAI_AGAIN = 12
 ERR_EAI_FAIL = 11
 CASE_TIMEOUT = 60
+# Set by --valgrind: the client runs under memcheck; any error or
+# definite leak fails its case.
+VALGRIND = []
 
 
 class Recorder:
@@ -202,9 +205,9 @@ def run_client(bed, client, host, server, policy, domain=None, extra=(), resolve
     if domain:
         args += ["--domain", domain]
     args += list(extra)
-    p = subprocess.run(args, capture_output=True, text=True, env=bed.env, timeout=CASE_TIMEOUT)
+    p = subprocess.run(VALGRIND + args, capture_output=True, text=True, env=bed.env, timeout=CASE_TIMEOUT)
     if p.returncode != 0:
-        raise Failure("client exit %d: %s" % (p.returncode, p.stderr.strip()))
+        raise Failure("client exit %d: %s" % (p.returncode, p.stderr.strip()[-2000:]))
     lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
     return lines
 
@@ -484,7 +487,49 @@ def c_report_aggregate(bed, client):
     expect(pol[0]["summary"]["total-failure-session-count"] == 0, "%r" % pol)
 
 
+def c_api_arguments(bed, client):
+    p = subprocess.run(VALGRIND + [client, "--api-checks"], capture_output=True, text=True, timeout=CASE_TIMEOUT)
+    expect(p.returncode == 0, "exit %d %s" % (p.returncode, p.stderr))
+    got = [json.loads(x) for x in p.stdout.splitlines()]
+    rc = [(x["rc"], x["errno"]) for x in got if "call" in x]
+    INVAL = 7
+    want = [(0, INVAL), (0, INVAL), (0, INVAL), (0, INVAL), (0, INVAL), (1, 0), (1, 0),
+            (0, INVAL), (0, INVAL), (0, INVAL), (1, 0), (1, 0),
+            (0, INVAL), (100, 0), (0, INVAL), (0, INVAL), (1, 0),
+            (0, INVAL), (1, 0), (0, INVAL), (0, INVAL),
+            (0, INVAL), (0, INVAL), (0, INVAL), (0, INVAL), (0, INVAL)]
+    expect(rc == want, "\n".join("%s -> %r (want %r)" % (x["call"], (x["rc"], x["errno"]), w)
+                                  for x, w in zip([g for g in got if "call" in g], want) if (x["rc"], x["errno"]) != w)
+           or "%d answers, want %d" % (len(rc), len(want)))
+    expect(got[-1] == {"strerror": "TLS policy not satisfied"}, "%r" % got[-1])
+
+
+def syscalls(bed, client, args):
+    """socket/clone/openat calls of one client run, under strace."""
+    log = os.path.join(bed.work, "strace.log")
+    p = subprocess.run(["strace", "-f", "-qq", "-o", log, "-e", "trace=socket,clone,clone3,openat",
+                        client] + args, capture_output=True, text=True, env=bed.env, timeout=CASE_TIMEOUT)
+    expect(p.returncode == 0, "client under strace: %s" % p.stderr)
+    text = open(log).read()
+    calls = [ln.split(None, 1)[1] if ln[0].isdigit() else ln for ln in text.splitlines()]
+    return ([c for c in calls if c.startswith("socket(")], [c for c in calls if c.startswith("clone")],
+            [c for c in calls if "resolv.conf" in c])
+
+
+def c_no_policy_costs_nothing(bed, client):
+    # Without a policy: the SMTP socket alone, no thread, no resolver.
+    port = bed.servers["plain"].port
+    sock, clones, resolv = syscalls(bed, client, ["127.0.0.1:%d" % port, "--policy", "0"])
+    expect(len(sock) == 1 and not clones and not resolv, "no policy: %r %r %r" % (sock, clones, resolv))
+    # The same check sees the DNS work of a policy session.
+    sock, clones, _ = syscalls(bed, client, ["mx.notlsa.test:%d" % port, "--policy", "2",
+                                             "--resolver", bed.resolver])
+    expect(len(sock) >= 4 and not clones, "DANE session: %r %r" % (sock, clones))
+
+
 CASES = [
+    ("api_arguments", c_api_arguments),
+    ("no_policy_costs_nothing", c_no_policy_costs_nothing),
     ("dane_ee_ok", c_dane_ee_ok),
     ("dane_ta_ok", c_dane_ta_ok),
     ("dane_mismatch", c_dane_mismatch),
@@ -525,7 +570,12 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--include", required=True)
     ap.add_argument("-k", help="run the cases whose name contains this")
+    ap.add_argument("--valgrind", action="store_true", help="run the client under memcheck")
     args = ap.parse_args()
+    if args.valgrind:
+        VALGRIND.extend(["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                         "--suppressions=" + os.path.join(HERE, "..", "valgrind.supp")])
     work = tempfile.mkdtemp(prefix="policy-")
     os.chmod(work, 0o700)
     client = os.path.join(work, "policy_client")
@@ -537,6 +587,8 @@ def main():
     try:
         for name, case in CASES:
             if args.k and args.k not in name:
+                continue
+            if args.valgrind and case is c_no_policy_costs_nothing:
                 continue
             ran += 1
             t = time.monotonic()

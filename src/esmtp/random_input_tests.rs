@@ -91,3 +91,44 @@ fn message_reader_and_headers_never_panic() {
         }
     }
 }
+
+/// DNS answers, policy documents, TXT records and JSON results: random
+/// bytes, and good inputs with random bytes overwritten.
+#[test]
+fn policy_parsers_survive_random_input() {
+    use super::policy::{dns, json, sts, tlsrpt};
+    let mut rng = Rng(0x5EED_D0C5);
+    let query = dns::encode_query(7, "_25._tcp.mx.example", dns::TLSA).unwrap();
+    let mut good = query[..query.len() - 11].to_vec();
+    good[2..4].copy_from_slice(&0x81A0u16.to_be_bytes());
+    good[6..8].copy_from_slice(&1u16.to_be_bytes());
+    good[10..12].copy_from_slice(&[0, 0]);
+    good.extend_from_slice(&[0xC0, 12, 0, 52, 0, 1, 0, 0, 1, 0, 0, 35, 3, 1, 1]);
+    good.extend_from_slice(&[0xAB; 32]);
+    let policy = b"version: STSv1\r\nmode: enforce\r\nmx: *.example.net\r\nmax_age: 86400\r\n".to_vec();
+    let result =
+        b"{\"epoch\": 1, \"type\": 0, \"policy\": {\"policy-type\": \"sts\"}, \"result-type\": \"x\"}"
+            .to_vec();
+    let mut agg = tlsrpt::Aggregate::default();
+    for _ in 0..20_000 {
+        let noise = rng.bytes(300);
+        let _ = dns::parse_response(&noise);
+        let _ = sts::parse_policy(&noise);
+        let _ = sts::record_id(&[noise.clone()]);
+        let _ = dns::txt_string(&noise);
+        let _ = json::parse(&String::from_utf8_lossy(&noise));
+        for base in [&good, &policy, &result] {
+            let mut m = base.clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let i = (rng.next() % m.len() as u64) as usize;
+                m[i] = rng.next() as u8;
+            }
+            let cut = (rng.next() % (m.len() as u64 + 1)) as usize;
+            let _ = dns::parse_response(&m[..cut]);
+            let _ = dns::parse_response(&m);
+            let _ = sts::parse_policy(&m);
+            agg.add(&String::from_utf8_lossy(&m));
+        }
+    }
+    let _ = agg.report("o", "c", "i", 0, i64::MAX);
+}

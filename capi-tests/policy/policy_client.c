@@ -141,7 +141,7 @@ static int run_session (const char *server, int policy, const char *domain, cons
     char buf[128];
     put_json_str (ok ? "" : smtp_strerror (smtp_errno (), buf, sizeof buf));
   }
-  printf (", \"message\": %d, \"recipient\": %d, \"seconds\": %.3f}\n", st->code,
+  printf (", \"message\": %d, \"recipient\": %d, \"seconds\": %.6f}\n", st->code,
           smtp_recipient_status (rcpt)->code,
           (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
   fflush (stdout);

@@ -527,7 +527,27 @@ def c_no_policy_costs_nothing(bed, client):
     expect(len(sock) >= 4 and not clones, "DANE session: %r %r" % (sock, clones))
 
 
+def c_example_program(bed, client):
+    # The README's example, built as a user would and run on the test bed.
+    exe = os.path.join(bed.work, "esmtp_tls_policy")
+    src = os.path.join(HERE, "..", "demo", "esmtp_tls_policy.c")
+    subprocess.run(["cc", "-Wall", "-Wextra", "-Werror", "-I", bed.include, src, "-o", exe, "-L", bed.lib,
+                    "-Wl,-rpath," + os.path.abspath(bed.lib), "-lesmtp"], check=True)
+    n = bed.servers["good"].count()
+    p = subprocess.run(VALGRIND + [exe, "mx.dane-ok.test:%d" % bed.servers["good"].port, "rcpt@sts-ok.test",
+                                   bed.resolver, str(bed.sts_port)],
+                       capture_output=True, text=True, env=bed.env, timeout=CASE_TIMEOUT)
+    expect(p.returncode == 0, "exit %d: %s %s" % (p.returncode, p.stdout, p.stderr[-2000:]))
+    delivered(bed, "good", n, True)
+    out = p.stdout.splitlines()
+    expect(out[0].startswith("tls report: ") and json.loads(out[0][12:])["type"] == 1, "%r" % out)
+    expect(out[1] == "message: 250, recipient: 250", "%r" % out)
+    rep = json.loads(out[2][len("report: "):])
+    expect(rep["policies"][0]["summary"]["total-successful-session-count"] == 1, "%r" % rep)
+
+
 CASES = [
+    ("example_program", c_example_program),
     ("api_arguments", c_api_arguments),
     ("no_policy_costs_nothing", c_no_policy_costs_nothing),
     ("dane_ee_ok", c_dane_ee_ok),
@@ -582,6 +602,7 @@ def main():
     build_client(args.lib, args.include, client)
     started = time.monotonic()
     bed = Bed(work)
+    bed.lib, bed.include = args.lib, args.include
     failed = 0
     ran = 0
     try:

@@ -13,6 +13,7 @@
      --refuse-depth N    answer ok=0 to SMTP_EV_TLS_CERT at that depth
      --sessions N        run N sessions one after the other (cache tests)
      --report            print the aggregated RFC 8460 report at the end
+     --starttls-required smtp_starttls_enable (Starttls_REQUIRED)
 */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <libesmtp-ext.h>
 
 static int refuse_depth = -1;
+static int starttls_required;
 static smtp_tlsrpt_t collected;
 
 static void put_json_str (const char *s)
@@ -126,6 +128,8 @@ static int run_session (const char *server, int policy, const char *domain, cons
   if (timeout > 0)
     smtp_tls_set_policy_timeout (session, timeout);
   smtp_tls_set_cert_events (session, cert_events);
+  if (starttls_required)
+    smtp_starttls_enable (session, Starttls_REQUIRED);
   smtp_tls_set_report_cb (session, report_cb, NULL);
   smtp_set_reverse_path (message, "sender@client.test");
   smtp_set_header (message, "Subject", "policy test");
@@ -211,6 +215,7 @@ int main (int argc, char **argv)
       else if (strcmp (a, "--refuse-depth") == 0 && v) refuse_depth = atoi (v), i++;
       else if (strcmp (a, "--sessions") == 0 && v) sessions = atoi (v), i++;
       else if (strcmp (a, "--cert-events") == 0) cert_events = 1;
+      else if (strcmp (a, "--starttls-required") == 0) starttls_required = 1;
       else if (strcmp (a, "--report") == 0) report = 1;
       else if (strcmp (a, "--api-checks") == 0)
         {

@@ -109,7 +109,7 @@ class Bed:
                    "mx.sts-ok.test", "mx.sts-mismatch.test", "mx.sts-testing.test",
                    "mx.sts-unreachable.test", "mx.sts-stall.test", "mx.sts-huge.test",
                    "mx.sts-html.test", "mx.sts-webpki.test", "mx.sts-cache.test", "mx.sts-nostarttls.test",
-                   "mx.sts-badname.test"],
+                   "mx.sts-badname.test", "mx.dane-nonder.test"],
             "wrong": ["other.test"],
             "web": ["mta-sts." + d for d in ("sts-ok.test", "sts-mismatch.test", "sts-testing.test",
                                             "sts-stall.test", "sts-huge.test", "sts-html.test",
@@ -147,6 +147,10 @@ class Bed:
         # Unusable for SMTP: PKIX-EE, and a SHA-256 digest cut short.
         tlsa("mx.dane-unusable.test", good, mx_cert, usage=1)
         rec.append("_%d._tcp.mx.dane-unusable.test. 300 IN TLSA 3 1 1 abcdef" % good)
+        # Passes the RFC's checks, but no DER certificate: OpenSSL refuses it.
+        rec.append("_%d._tcp.mx.dane-nonder.test. 300 IN TLSA 3 0 0 %s" % (good, "ab" * 40))
+        # An MX host that is an alias: its canonical name's records apply.
+        rec.append("mx-alias.dane-ok.test. 300 IN CNAME mx.dane-ok.test.")
         sts_docs = {}
         for d, doc in (("sts-ok.test", STS_ENFORCE), ("sts-mismatch.test", STS_ENFORCE),
                        ("sts-testing.test", STS_TESTING), ("sts-cache.test", STS_ENFORCE),
@@ -546,7 +550,39 @@ def c_example_program(bed, client):
     expect(rep["policies"][0]["summary"]["total-successful-session-count"] == 1, "%r" % rep)
 
 
+def c_dane_records_openssl_refuses(bed, client):
+    n = bed.servers["good"].count()
+    lines = run_client(bed, client, "mx.dane-nonder.test", "good", "dane")
+    expect(outcome(lines)["message"] == 250, "not sent: %r" % outcome(lines))
+    delivered(bed, "good", n, True)
+    r = reports(lines)
+    expect(len(r) == 1 and r[0]["result-type"] == "tlsa-invalid", "%r" % r)
+
+
+def c_dane_cname(bed, client):
+    n = bed.servers["good"].count()
+    lines = run_client(bed, client, "mx-alias.dane-ok.test", "good", "dane")
+    expect(outcome(lines)["message"] == 250, "not sent: %r" % outcome(lines))
+    delivered(bed, "good", n, True)
+    r = reports(lines)
+    expect(len(r) == 1 and r[0]["type"] == 1 and r[0]["policy"]["policy-type"] == "tlsa", "%r" % r)
+
+
+def c_app_required_kept(bed, client):
+    # DANE finds nothing for this host; the application's own
+    # Starttls_REQUIRED still forbids clear text.
+    before = {k: s.count() for k, s in bed.servers.items()}
+    lines = run_client(bed, client, "mx.notlsa.test", "plain", "dane", None, ["--starttls-required"])
+    o = outcome(lines)
+    expect(o["message"] == 0, "outcome %r" % o)
+    expect(any(x.get("event") == "extna-starttls" for x in lines), "libESMTP's event missing")
+    not_delivered(bed, before)
+
+
 CASES = [
+    ("dane_records_openssl_refuses", c_dane_records_openssl_refuses),
+    ("dane_mx_alias_cname", c_dane_cname),
+    ("app_starttls_required_kept", c_app_required_kept),
     ("example_program", c_example_program),
     ("api_arguments", c_api_arguments),
     ("no_policy_costs_nothing", c_no_policy_costs_nothing),

@@ -126,7 +126,13 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
         match policy::prepare(&cfg, &host, port, &ctx, &mut emit) {
             Ok(p) => {
                 planned_addrs = p.addrs.map(|a| a.into_iter().map(SockAddr::from).collect::<Vec<_>>());
-                plan = Some(p.plan);
+                // Where DANE or MTA-STS found nothing to enforce, an
+                // application that set up STARTTLS itself keeps its own
+                // rules and checks: a policy never weakens them.
+                let fell_back = p.plan.mode == Mode::Opportunistic && cfg.kind != policy::Kind::Opportunistic;
+                if !(fell_back && sess.starttls.get() != StartTls::Disabled) {
+                    plan = Some(p.plan);
+                }
             }
             Err(policy::Stop::Lookup(gai)) => {
                 error::set_herror(gai, 0);
@@ -274,14 +280,28 @@ struct PolicyHooks<'p> {
     plan: &'p Plan,
     ctx: &'p SslContext,
     verdict: Option<Result<(), (&'static str, String)>>,
+    /// Set when OpenSSL took none of the TLSA records: TLS goes on
+    /// unauthenticated, and the result says why.
+    unusable: Option<String>,
 }
 
 impl tls::handshake::Hooks for PolicyHooks<'_> {
     fn prepare(&mut self, ssl: &mut openssl::ssl::SslRef) -> bool {
-        policy::arm(ssl, self.ctx, self.plan)
+        match policy::arm(ssl, self.ctx, self.plan) {
+            policy::Armed::Ready => true,
+            policy::Armed::Unusable(reason) => {
+                self.unusable = Some(reason);
+                true
+            }
+            policy::Armed::Failed => false,
+        }
     }
 
     fn judge(&mut self, ssl: &openssl::ssl::SslRef) -> Option<bool> {
+        if self.unusable.is_some() {
+            self.verdict = Some(Ok(()));
+            return Some(true);
+        }
         let v = policy::judge(ssl, self.plan);
         let accept = v.is_ok() || self.plan.mode != Mode::Enforce;
         self.verdict = Some(v);
@@ -450,12 +470,19 @@ impl<'a> Engine<'a> {
             return Err(Stop::Quit);
         }
         self.ext = Extensions::default();
-        let tls_missing = self.starttls_mode() == StartTls::Required && !self.conn.is_tls();
-        if tls_missing && !self.no_starttls("the server does not support EHLO") {
+        let clear = !self.conn.is_tls();
+        let tls_missing = self.starttls_mode() == StartTls::Required && clear;
+        let policy_took = clear && self.no_starttls("the server does not support EHLO");
+        if tls_missing && !policy_took {
             self.event(Event::ExtnaStartTls, 0);
         }
-        if !self.report_extensions() || tls_missing {
-            set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
+        // libESMTP reports the other missing extensions first.
+        let extensions_ok = self.report_extensions();
+        let policy_error = policy_took && self.plan.is_some_and(|p| p.mode == Mode::Enforce);
+        if !extensions_ok || tls_missing {
+            if !policy_error {
+                set_error(error::ERR_EXTENSION_NOT_AVAILABLE);
+            }
             return Err(Stop::Quit);
         }
         Ok(())
@@ -581,11 +608,14 @@ impl<'a> Engine<'a> {
         tls_context(self.sess, self.sink)
     }
 
-    /// STARTTLS as the policy, else the application, wants it.
+    /// STARTTLS as the policy wants it, never less than the application
+    /// asked for.
     fn starttls_mode(&self) -> StartTls {
+        let app = self.sess.starttls.get();
         match self.plan.map(|p| p.mode) {
-            None => self.sess.starttls.get(),
+            None => app,
             Some(Mode::Enforce) => StartTls::Required,
+            Some(_) if app == StartTls::Required => StartTls::Required,
             Some(_) => StartTls::Enabled,
         }
     }
@@ -601,11 +631,10 @@ impl<'a> Engine<'a> {
 
     /// TLS could not be started under a policy: reports it; true when the
     /// policy took charge (and, if it forbids clear text, stopped delivery).
+    /// An opportunistic policy leaves the matter to the application's
+    /// STARTTLS setting.
     fn no_starttls(&mut self, why: &str) -> bool {
-        let Some(plan) = self.plan else { return false };
-        if plan.mode == Mode::Opportunistic {
-            return true;
-        }
+        let Some(plan) = self.plan.filter(|p| p.mode != Mode::Opportunistic) else { return false };
         let reason = format!("4.7.4 {why}");
         self.policy_report(Some((policy::tlsrpt::result::STARTTLS_NOT_SUPPORTED, reason)));
         if plan.mode == Mode::Enforce {
@@ -637,11 +666,12 @@ impl<'a> Engine<'a> {
             return tls::handshake::secure(&mut self.conn, ctx, &host, self.sink, cert_events, &mut none)
                 .map_err(to_stop);
         };
-        let mut hooks = PolicyHooks { plan, ctx, verdict: None };
+        let mut hooks = PolicyHooks { plan, ctx, verdict: None, unusable: None };
         let done = tls::handshake::secure(&mut self.conn, ctx, &host, self.sink, cert_events, &mut hooks);
         if plan.mode != Mode::Opportunistic {
+            let unusable = hooks.unusable.map(|r| (policy::tlsrpt::result::TLSA_INVALID, r));
             match hooks.verdict {
-                Some(Ok(())) => self.policy_report(plan.degraded.clone()),
+                Some(Ok(())) => self.policy_report(unusable.or_else(|| plan.degraded.clone())),
                 Some(Err(f)) => {
                     self.policy_report(Some(f));
                     if plan.mode == Mode::Enforce {
@@ -1051,6 +1081,25 @@ mod tests {
         m.recipients.push(Recipient::new(CString::new("c@d").unwrap()));
         *m.source.borrow_mut() = Some(Box::new(Chunks(vec![body.as_bytes().to_vec()], 0)));
         s
+    }
+
+    /// An opportunistic plan never weakens the application's
+    /// Starttls_REQUIRED: no STARTTLS, no mail command in clear.
+    #[test]
+    fn required_starttls_survives_an_opportunistic_plan() {
+        let (addr, h) = server(&["220 ok\r\n", "250 hi\r\n", "221 bye\r\n"]);
+        let s = session_with_message("x\r\n");
+        s.starttls.set(StartTls::Required);
+        let plan = Plan {
+            desc: None,
+            mode: Mode::Opportunistic,
+            check: policy::Check::Unauthenticated,
+            mx_host: "mx.example".into(),
+            degraded: None,
+        };
+        run_on(&s, &RunOptions::default(), &[SockAddr::from(addr)], b"me", Some(&plan));
+        assert_eq!(h.join().unwrap(), ["EHLO me", "QUIT"]);
+        assert_eq!(error::errno(), error::ERR_EXTENSION_NOT_AVAILABLE);
     }
 
     #[test]

@@ -79,15 +79,15 @@ pub fn enable_on_context(ctx: &SslContextRef) -> bool {
 
 /// Sets up DANE on a connection before its handshake: the usable records,
 /// the TLSA base domain and the MX host as the names DANE-TA certificates
-/// must carry (RFC 7672 §3.2.2), none required for DANE-EE. False when
-/// OpenSSL took none of the records.
-pub fn arm(ssl: &mut SslRef, base: &str, mx_host: &str, records: &[Tlsa]) -> bool {
-    let Ok(base) = CString::new(base) else { return false };
+/// must carry (RFC 7672 §3.2.2), none required for DANE-EE. Returns how
+/// many records OpenSSL took, `None` when DANE could not be enabled.
+pub fn arm(ssl: &mut SslRef, base: &str, mx_host: &str, records: &[Tlsa]) -> Option<usize> {
+    let Ok(base) = CString::new(base) else { return None };
     // SAFETY: a live SSL not yet handshaken, NUL-terminated names, and
     // record data valid for each call (OpenSSL copies it).
     unsafe {
         if SSL_dane_enable(ssl.as_ptr(), base.as_ptr()) <= 0 {
-            return false;
+            return None;
         }
         SSL_dane_set_flags(ssl.as_ptr(), DANE_FLAG_NO_DANE_EE_NAMECHECKS);
         SSL_set_hostflags(ssl.as_ptr(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -104,7 +104,7 @@ pub fn arm(ssl: &mut SslRef, base: &str, mx_host: &str, records: &[Tlsa]) -> boo
                 taken += 1;
             }
         }
-        taken > 0
+        Some(taken)
     }
 }
 
@@ -135,5 +135,27 @@ mod tests {
         assert!(!t(3, 1, 0, 0).usable());
         assert_eq!(Tlsa::parse(&[3, 1]), None);
         assert_eq!(t(3, 1, 1, 2).presentation(), "3 1 1 abab");
+    }
+}
+
+#[cfg(test)]
+mod openssl_tests {
+    use super::*;
+    use openssl::ssl::{Ssl, SslContext, SslMethod};
+
+    /// A record our checks pass but OpenSSL refuses (a "full certificate"
+    /// that is not DER): none taken, so the caller falls back to
+    /// unauthenticated TLS (RFC 7672 §2.2) instead of failing the session.
+    #[test]
+    fn records_openssl_refuses_are_counted_out() {
+        let bad = Tlsa { usage: 3, selector: 1, mtype: 0, data: vec![0xAB; 40] };
+        let good = Tlsa { usage: 3, selector: 1, mtype: 1, data: vec![0xAB; 32] };
+        assert!(bad.usable());
+        let ctx = SslContext::builder(SslMethod::tls()).unwrap().build();
+        assert!(enable_on_context(&ctx));
+        let mut ssl = Ssl::new(&ctx).unwrap();
+        assert_eq!(arm(&mut ssl, "mx.example", "mx.example", std::slice::from_ref(&bad)), Some(0));
+        let mut ssl = Ssl::new(&ctx).unwrap();
+        assert_eq!(arm(&mut ssl, "mx.example", "mx.example", &[bad, good]), Some(1));
     }
 }

@@ -214,13 +214,10 @@ pub fn parse_response(msg: &[u8]) -> Result<Response, DnsError> {
     p.u16()?;
     let mut records = Vec::new();
     let truncated = flags & 0x0200 != 0;
+    // A truncated answer may end anywhere; TCP will give it whole.
+    let an = if truncated { 0 } else { an };
     for _ in 0..an {
-        let owner = match p.name() {
-            Ok(n) => n,
-            // A truncated answer may end anywhere; TCP will give it whole.
-            Err(_) if truncated => break,
-            Err(e) => return Err(e),
-        };
+        let owner = p.name()?;
         let rtype = p.u16()?;
         let _class = p.u16()?;
         let _ttl = p.u32()?;
@@ -292,6 +289,9 @@ pub struct Resolver {
     pub servers: Vec<SocketAddr>,
     /// For each question, over all servers and attempts.
     pub timeout: Duration,
+    /// Whether the servers' AD bit means anything: an application's own
+    /// list is trusted; from resolv.conf, only resolvers on loopback are.
+    pub trust_ad: bool,
 }
 
 fn random_id() -> u16 {
@@ -308,7 +308,10 @@ impl Resolver {
     /// The nameservers of /etc/resolv.conf, port 53.
     pub fn system(timeout: Duration) -> Resolver {
         let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        Resolver { servers: parse_resolv_conf(&text), timeout }
+        let servers = parse_resolv_conf(&text);
+        // An AD bit that crossed a network unprotected proves nothing.
+        let trust_ad = servers.iter().all(|s| s.ip().is_loopback());
+        Resolver { servers, timeout, trust_ad }
     }
 
     pub fn query(&self, name: &str, qtype: u16) -> Result<Answer, DnsError> {
@@ -341,7 +344,9 @@ impl Resolver {
         let query = encode_query(id, name, qtype)?;
         let r = udp_exchange(server, &query, id, name, qtype, deadline)?;
         let r = if r.truncated { tcp_exchange(server, &query, id, name, qtype, deadline)? } else { r };
-        answer_of(r, name)
+        let mut a = answer_of(r, name)?;
+        a.secure &= self.trust_ad;
+        Ok(a)
     }
 }
 
@@ -539,5 +544,63 @@ mod tests {
         assert_eq!(parse_server("nonsense"), None);
         let rc = "# c\nnameserver 127.0.0.53\nnameserver ::1 x\nsearch a\n";
         assert_eq!(parse_resolv_conf(rc).len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn answer(q: &[u8], flags: u16, rr: &[&[u8]], an: u16) -> Vec<u8> {
+        let mut m = q[..q.len() - 11].to_vec(); // drop OPT
+        m[2..4].copy_from_slice(&flags.to_be_bytes());
+        m[6..8].copy_from_slice(&an.to_be_bytes());
+        m[10..12].copy_from_slice(&[0, 0]);
+        for r in rr {
+            m.extend_from_slice(r);
+        }
+        m
+    }
+
+    fn tlsa_rr(fill: u8) -> Vec<u8> {
+        let mut r = vec![0xC0, 12, 0, 52, 0, 1, 0, 0, 1, 0, 0, 35, 3, 1, 1];
+        r.extend_from_slice(&[fill; 32]);
+        r
+    }
+
+    /// A UDP answer with TC set, cut inside its second record (as a
+    /// truncating middlebox or a simple server may send it), goes to TCP
+    /// at once.
+    #[test]
+    fn truncated_mid_record_goes_to_tcp() {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        let tcp = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 512];
+            let (n, from) = udp.recv_from(&mut b).unwrap();
+            let (r1, r2) = (tlsa_rr(0xAA), tlsa_rr(0xBB));
+            let cut = answer(&b[..n], 0x83A0, &[&r1, &r2[..20]], 2);
+            udp.send_to(&cut, from).unwrap();
+            let (mut t, _) = tcp.accept().unwrap();
+            let mut len = [0u8; 2];
+            t.read_exact(&mut len).unwrap();
+            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+            t.read_exact(&mut q).unwrap();
+            let full = answer(&q, 0x81A0, &[&r1, &r2], 2);
+            t.write_all(&(full.len() as u16).to_be_bytes()).unwrap();
+            t.write_all(&full).unwrap();
+        });
+        let r = Resolver {
+            servers: vec![(std::net::Ipv4Addr::LOCALHOST, port).into()],
+            timeout: Duration::from_secs(2),
+            trust_ad: true,
+        };
+        let t0 = Instant::now();
+        let a = r.query("_25._tcp.mx.example", TLSA);
+        assert!(a.as_ref().is_ok_and(|a| a.rdata.len() == 2), "{a:?} after {:?}", t0.elapsed());
+        assert!(t0.elapsed() < Duration::from_secs(1));
     }
 }

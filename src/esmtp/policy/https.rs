@@ -68,6 +68,47 @@ fn io_err(e: std::io::Error) -> FetchError {
     }
 }
 
+/// A socket whose every read and write waits at most until the deadline,
+/// so a server trickling bytes cannot stretch the handshake or the body
+/// past it (a plain SO_RCVTIMEO bounds each read, not their sum).
+#[derive(Debug)]
+struct Bounded {
+    tcp: TcpStream,
+    until: Instant,
+}
+
+impl Bounded {
+    fn arm(&self, write: bool) -> std::io::Result<()> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        if write {
+            self.tcp.set_write_timeout(Some(left))
+        } else {
+            self.tcp.set_read_timeout(Some(left))
+        }
+    }
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.arm(false)?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.arm(true)?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 fn get(
     ctx: &SslContextRef,
     host: &str,
@@ -81,12 +122,17 @@ fn get(
     ssl.param_mut().set_host(host).map_err(setup)?;
     // Verified after the handshake, so the failure can be told apart.
     ssl.set_verify(SslVerifyMode::NONE);
-    tcp.set_read_timeout(Some(deadline.left()?)).map_err(io_err)?;
-    tcp.set_write_timeout(Some(deadline.left()?)).map_err(io_err)?;
-    let mut s = ssl.connect(tcp).map_err(|e| match e {
-        // A read timeout surfaces as WouldBlock: the server stalled.
-        openssl::ssl::HandshakeError::WouldBlock(_) => FetchError::Fetch("timed out".into()),
-        e => FetchError::Fetch(format!("TLS handshake failed: {e}")),
+    deadline.left()?;
+    let stream = Bounded { tcp, until: deadline.0 };
+    let mut s = ssl.connect(stream).map_err(|e| {
+        if Instant::now() >= deadline.0 {
+            return FetchError::Fetch("timed out".into());
+        }
+        match e {
+            // A read timeout surfaces as WouldBlock: the server stalled.
+            openssl::ssl::HandshakeError::WouldBlock(_) => FetchError::Fetch("timed out".into()),
+            e => FetchError::Fetch(format!("TLS handshake failed: {e}")),
+        }
     })?;
     let verify = s.ssl().verify_result();
     if verify != openssl::x509::X509VerifyResult::OK {
@@ -161,7 +207,7 @@ fn truncate(s: &str) -> &str {
 }
 
 struct Reader<'d> {
-    s: SslStream<TcpStream>,
+    s: SslStream<Bounded>,
     buf: Vec<u8>,
     deadline: &'d Deadline,
 }
@@ -169,8 +215,7 @@ struct Reader<'d> {
 impl Reader<'_> {
     /// Reads more; false at end of stream.
     fn fill(&mut self) -> Result<bool, FetchError> {
-        let left = self.deadline.left()?;
-        self.s.get_ref().set_read_timeout(Some(left)).map_err(io_err)?;
+        self.deadline.left()?;
         let mut tmp = [0u8; 8192];
         match self.s.read(&mut tmp) {
             Ok(0) => Ok(false),
@@ -237,12 +282,17 @@ impl Reader<'_> {
         let mut body = Vec::new();
         loop {
             let l = self.line()?;
-            let size = usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| FetchError::Fetch("bad chunk size".into()))?;
+            let digits = l.split(';').next().unwrap_or("").trim();
+            // Eight hex digits already exceed any policy we accept.
+            if digits.is_empty() || digits.len() > 8 {
+                return Err(FetchError::Fetch("bad chunk size".into()));
+            }
+            let size =
+                usize::from_str_radix(digits, 16).map_err(|_| FetchError::Fetch("bad chunk size".into()))?;
             if size == 0 {
                 return Ok(body);
             }
-            if body.len() + size > MAX_BODY {
+            if size > MAX_BODY - body.len() {
                 return Err(too_large());
             }
             let mut chunk = self.exactly_keep(size)?;
@@ -275,5 +325,93 @@ mod tests {
         assert_eq!(header(&h, "content-type").as_deref(), Some("text/plain; charset=utf-8"));
         assert!(parse_head(b"SSH-2.0-x").is_err());
         assert!(parse_head("HTTP/1.1 2é0".as_bytes()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::ssl::{SslAcceptor, SslConnector, SslMethod};
+    use openssl::x509::{extension::SubjectAlternativeName, X509NameBuilder, X509};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    fn cert() -> (PKey<openssl::pkey::Private>, X509) {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut n = X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", "localhost").unwrap();
+        let n = n.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&n).unwrap();
+        b.set_issuer_name(&n).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
+        let san =
+            SubjectAlternativeName::new().dns("localhost").build(&b.x509v3_context(None, None)).unwrap();
+        b.append_extension(san).unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (key, b.build())
+    }
+
+    #[test]
+    fn chunk_sizes_cannot_overflow_the_cap() {
+        let (key, c) = cert();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let c2 = c.clone();
+        let srv = std::thread::spawn(move || {
+            let mut a = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
+            a.set_private_key(&key).unwrap();
+            a.set_certificate(&c2).unwrap();
+            let a = a.build();
+            let (t, _) = l.accept().unwrap();
+            let mut s = a.accept(t).unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\nffffffffffffffff\r\n").unwrap();
+            let junk = vec![b'A'; 1 << 20];
+            for _ in 0..8 {
+                let _ = s.write_all(&junk);
+            }
+            let _ = s.shutdown();
+        });
+        let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
+        b.cert_store_mut().add_cert(c).unwrap();
+        let ctx = b.build().into_context();
+        let r = fetch(&ctx, "localhost", addr.port(), &[addr], Instant::now() + Duration::from_secs(10));
+        srv.join().unwrap();
+        // A chunk size near usize::MAX must not wrap the size check.
+        assert_eq!(r, Err(FetchError::Fetch("bad chunk size".into())));
+    }
+
+    #[test]
+    fn handshake_drip_outlives_deadline() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut t, _) = l.accept().unwrap();
+            let mut hello = [0u8; 4096];
+            let _ = t.read(&mut hello);
+            // A handshake record header announcing 16 KiB, then one byte
+            // every 400 ms: each read succeeds before SO_RCVTIMEO fires.
+            let _ = t.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00]);
+            for _ in 0..15 {
+                std::thread::sleep(Duration::from_millis(400));
+                if t.write_all(&[0x02]).is_err() {
+                    break;
+                }
+            }
+        });
+        let ctx = SslConnector::builder(SslMethod::tls()).unwrap().build().into_context();
+        let t0 = Instant::now();
+        let _ = fetch(&ctx, "localhost", addr.port(), &[addr], t0 + Duration::from_secs(1));
+        let took = t0.elapsed();
+        assert!(took < Duration::from_millis(1500), "fetch with a 1 s deadline took {took:?}");
     }
 }

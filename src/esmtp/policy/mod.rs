@@ -82,7 +82,7 @@ impl Default for Config {
 impl Config {
     pub fn resolver(&self) -> dns::Resolver {
         match &self.resolvers {
-            Some(s) => dns::Resolver { servers: s.clone(), timeout: self.timeout },
+            Some(s) => dns::Resolver { servers: s.clone(), timeout: self.timeout, trust_ad: true },
             None => dns::Resolver::system(self.timeout),
         }
     }
@@ -209,18 +209,29 @@ pub(crate) fn short(s: &str) -> String {
 /// answer was validated. A failed lookup is `Err(reason, gai code)`.
 struct HostAddrs {
     addrs: Vec<SocketAddr>,
+    /// Every answer that gave addresses was validated.
     secure: bool,
+    /// The name the addresses belong to, after CNAMEs.
+    canonical: String,
 }
 
+/// A and AAAA of `host`. One family failing while the other answers
+/// leaves the addresses of the other (a broken AAAA must not stop mail
+/// to a good A); the lookup fails only when neither gives an address.
 fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (String, i32)> {
     let mut addrs = Vec::new();
     let mut secure = true;
     let mut nx = true;
+    let mut canonical = None;
+    let mut failure = None;
     for qtype in [dns::AAAA, dns::A] {
         match r.query(host, qtype) {
             Ok(a) => {
-                secure &= a.secure;
                 nx &= a.nxdomain;
+                if !a.rdata.is_empty() {
+                    secure &= a.secure;
+                    canonical.get_or_insert(a.canonical.clone());
+                }
                 for d in &a.rdata {
                     let ip = match (qtype, d.len()) {
                         (dns::A, 4) => IpAddr::from([d[0], d[1], d[2], d[3]]),
@@ -230,17 +241,18 @@ fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (S
                     addrs.push(SocketAddr::new(ip, port));
                 }
             }
-            Err(e) => {
-                let gai = if e == dns::DnsError::ServFail { libc::EAI_FAIL } else { libc::EAI_AGAIN };
-                return Err((format!("address lookup of {host} failed: {e}"), gai));
-            }
+            Err(e) => failure = Some(e),
         }
     }
     if addrs.is_empty() {
+        if let Some(e) = failure {
+            let gai = if e == dns::DnsError::ServFail { libc::EAI_FAIL } else { libc::EAI_AGAIN };
+            return Err((format!("address lookup of {host} failed: {e}"), gai));
+        }
         let gai = if nx { libc::EAI_NONAME } else { libc::EAI_NODATA };
         return Err((format!("{host} has no address"), gai));
     }
-    Ok(HostAddrs { addrs, secure })
+    Ok(HostAddrs { addrs, secure, canonical: canonical.unwrap_or_else(|| host.to_owned()) })
 }
 
 /// Plans a session to `host:port` under `cfg`. `ctx` gives the TLS context
@@ -260,7 +272,9 @@ pub fn prepare(
     let resolver = cfg.resolver();
     let literal = mx_host.parse::<IpAddr>().ok();
     let host_addrs = match literal {
-        Some(ip) => HostAddrs { addrs: vec![SocketAddr::new(ip, port)], secure: false },
+        Some(ip) => {
+            HostAddrs { addrs: vec![SocketAddr::new(ip, port)], secure: false, canonical: String::new() }
+        }
         None => match lookup_host(&resolver, &mx_host, port) {
             Ok(h) => h,
             Err((reason, gai)) => {
@@ -272,9 +286,16 @@ pub fn prepare(
         },
     };
     let addrs = Some(host_addrs.addrs);
-    // DANE applies to hosts whose addresses are DNSSEC-validated.
-    if cfg.kind.dane() && literal.is_none() && host_addrs.secure {
-        let qname = format!("_{port}._tcp.{mx_host}");
+    // DANE applies to hosts whose addresses are DNSSEC-validated; for an
+    // MX host that is an alias, the records of its canonical name come
+    // first, then its own (RFC 7672 §2.2.2).
+    let mut bases = vec![mx_host.clone()];
+    if host_addrs.canonical != mx_host {
+        bases.insert(0, host_addrs.canonical.clone());
+    }
+    let bases = if cfg.kind.dane() && literal.is_none() && host_addrs.secure { bases } else { Vec::new() };
+    for base in bases {
+        let qname = format!("_{port}._tcp.{base}");
         match resolver.query(&qname, dns::TLSA) {
             Err(e) => {
                 // The records may exist: clear text could defeat them.
@@ -300,7 +321,7 @@ pub fn prepare(
                     Plan {
                         desc,
                         mode: Mode::Enforce,
-                        check: Check::Dane { base: a.canonical, records: usable },
+                        check: Check::Dane { base, records: usable },
                         mx_host,
                         degraded: None,
                     }
@@ -380,19 +401,43 @@ fn discover(
     }
 }
 
+/// How [`arm`] left a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Armed {
+    /// Set up for the plan's check.
+    Ready,
+    /// OpenSSL refused every TLSA record our checks let through (a
+    /// certificate that is not DER, say): TLS without authentication, and
+    /// reported (RFC 7672 §2.2).
+    Unusable(String),
+    /// The `SSL` could not be set up.
+    Failed,
+}
+
 /// Sets up a connection's `SSL` for the plan's check, before its
 /// handshake. Verification never aborts the handshake: [`judge`] decides
 /// afterwards, so a failure can be reported and the session closed cleanly.
-pub fn arm(ssl: &mut SslRef, ctx: &SslContext, plan: &Plan) -> bool {
+pub fn arm(ssl: &mut SslRef, ctx: &SslContext, plan: &Plan) -> Armed {
     ssl.set_verify(openssl::ssl::SslVerifyMode::NONE);
     match &plan.check {
-        Check::Unauthenticated => true,
+        Check::Unauthenticated => Armed::Ready,
         Check::Dane { base, records } => {
-            dane::enable_on_context(ctx) && dane::arm(ssl, base, &plan.mx_host, records)
+            if !dane::enable_on_context(ctx) {
+                return Armed::Failed;
+            }
+            match dane::arm(ssl, base, &plan.mx_host, records) {
+                Some(0) => Armed::Unusable(format!("OpenSSL took none of the TLSA records of {base}")),
+                Some(_) => Armed::Ready,
+                None => Armed::Failed,
+            }
         }
         Check::WebPki => {
             ssl.param_mut().set_hostflags(openssl::x509::verify::X509CheckFlags::NO_PARTIAL_WILDCARDS);
-            ssl.param_mut().set_host(&plan.mx_host).is_ok()
+            if ssl.param_mut().set_host(&plan.mx_host).is_ok() {
+                Armed::Ready
+            } else {
+                Armed::Failed
+            }
         }
     }
 }
@@ -413,14 +458,16 @@ const V_ERR_DANE_NO_MATCH: i32 = 65;
 /// type and reason when the check failed.
 pub fn judge(ssl: &SslRef, plan: &Plan) -> Result<(), (&'static str, String)> {
     let verify = ssl.verify_result();
-    let ok = verify == X509VerifyResult::OK;
+    // X509_V_OK also stands for "nothing was verified": an anonymous
+    // suite, or an application's verify callback that said yes.
+    let ok = verify == X509VerifyResult::OK && ssl.peer_certificate().is_some();
     match &plan.check {
         Check::Unauthenticated => return Ok(()),
         Check::Dane { .. } if ok && dane::authority_depth(ssl).is_some() => return Ok(()),
         Check::WebPki if ok => return Ok(()),
         _ => {}
     }
-    let text = verify.error_string();
+    let text = if verify == X509VerifyResult::OK { "no certificate" } else { verify.error_string() };
     let kind = match verify.as_raw() {
         V_ERR_HOSTNAME_MISMATCH => result::CERTIFICATE_HOST_MISMATCH,
         V_ERR_CERT_HAS_EXPIRED | V_ERR_CERT_NOT_YET_VALID => result::CERTIFICATE_EXPIRED,

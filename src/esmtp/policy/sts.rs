@@ -65,7 +65,11 @@ pub fn parse_policy(body: &[u8]) -> Result<StsPolicy, String> {
             return Err(format!("policy line without a key: {:?}", super::short(line)));
         };
         let (k, v) = (k.trim_matches([' ', '\t']), v.trim_matches([' ', '\t']));
-        if k.is_empty() || !k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        // RFC 8461 §3.2: sts-policy-ext-name, 1 to 32 characters.
+        let key_ok = k.len() <= 32
+            && k.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && k.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+        if !key_ok {
             return Err(format!("bad policy key {:?}", super::short(k)));
         }
         lines.push(format!("{k}: {v}"));
@@ -179,7 +183,7 @@ mod tests {
         assert_eq!(p.mx, ["mail.example.com", "*.example.net"]);
         assert_eq!(p.max_age, 604800);
         assert_eq!(p.lines[0], "version: STSv1");
-        let p = parse_policy(b"version: STSv1\nmode: testing\nmx: a\nmax_age: 9999999999\nextension: x\n")
+        let p = parse_policy(b"version: STSv1\nmode: testing\nmx: a\nmax_age: 9999999999\nx-ext.v2: y\n")
             .unwrap();
         assert_eq!((p.mode, p.max_age), (Mode::Testing, MAX_AGE_LIMIT));
         for bad in [

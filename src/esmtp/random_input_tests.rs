@@ -114,7 +114,7 @@ fn policy_parsers_survive_random_input() {
         let noise = rng.bytes(300);
         let _ = dns::parse_response(&noise);
         let _ = sts::parse_policy(&noise);
-        let _ = sts::record_id(&[noise.clone()]);
+        let _ = sts::record_id(std::slice::from_ref(&noise));
         let _ = dns::txt_string(&noise);
         let _ = json::parse(&String::from_utf8_lossy(&noise));
         for base in [&good, &policy, &result] {

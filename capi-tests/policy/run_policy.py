@@ -109,12 +109,13 @@ class Bed:
                    "mx.sts-ok.test", "mx.sts-mismatch.test", "mx.sts-testing.test",
                    "mx.sts-unreachable.test", "mx.sts-stall.test", "mx.sts-huge.test",
                    "mx.sts-html.test", "mx.sts-webpki.test", "mx.sts-cache.test", "mx.sts-nostarttls.test",
-                   "mx.sts-badname.test", "mx.dane-nonder.test"],
+                   "mx.sts-badname.test", "mx.dane-nonder.test", "mx.sts-badtxt.test", "mx.sts-garbage.test"],
             "wrong": ["other.test"],
             "web": ["mta-sts." + d for d in ("sts-ok.test", "sts-mismatch.test", "sts-testing.test",
                                             "sts-stall.test", "sts-huge.test", "sts-html.test",
                                             "sts-webpki.test", "sts-cache.test", "sts-nostarttls.test",
-                                            "sts-badname.test", "sts-unreachable.test")],
+                                            "sts-badname.test", "sts-unreachable.test", "sts-badtxt.test",
+                                            "sts-garbage.test")],
         }
         self.pki = pki.make(os.path.join(work, "pki"), names)
         mx_cert, mx_key = self.pki.certs["mx"]
@@ -157,10 +158,12 @@ class Bed:
                        ("sts-nostarttls.test", STS_ENFORCE), ("sts-badname.test", STS_ENFORCE),
                        ("sts-stall.test", STS_ENFORCE), ("sts-huge.test", STS_ENFORCE),
                        ("sts-html.test", STS_ENFORCE), ("sts-webpki.test", STS_ENFORCE),
-                       ("sts-unreachable.test", STS_ENFORCE)):
+                       ("sts-unreachable.test", STS_ENFORCE), ("sts-garbage.test", "mode: enforce\r\n\x00\xff{{}}"),
+                       ("sts-badtxt.test", STS_ENFORCE)):
             mx = "mx." + d if d != "sts-mismatch.test" else "other.sts-mismatch.test"
             sts_docs[d] = doc.format(mx=mx)
-            rec.append('_mta-sts.%s. 300 IN TXT "v=STSv1; id=20261202;"' % d)
+            txt = "v=STSv1; id=not-an-id!;" if d == "sts-badtxt.test" else "v=STSv1; id=20261202;"
+            rec.append('_mta-sts.%s. 300 IN TXT "%s"' % (d, txt))
             a("mta-sts." + d, "127.0.0.9" if d == "sts-unreachable.test" else "127.0.0.1")
         insecure = ["mx.plain. 300 IN A 127.0.0.1",
                     pki.tlsa_record("_%d._tcp.mx.plain." % good, wrong_cert)]
@@ -444,6 +447,18 @@ def fetch_failure_case(domain, result_type, timeout=3000, max_seconds=None):
     return case
 
 
+def c_sts_bad_txt(bed, client):
+    # A malformed record is no policy (RFC 8461 §3.1): nothing fetched,
+    # nothing reported, mail delivered as without a policy.
+    host = "mta-sts.sts-badtxt.test"
+    n = bed.servers["good"].count()
+    lines = run_client(bed, client, "mx.sts-badtxt.test", "good", "sts", "sts-badtxt.test")
+    expect(outcome(lines)["message"] == 250, "not sent")
+    delivered(bed, "good", n, True)
+    expect(reports(lines) == [], "a malformed TXT record is no policy")
+    expect(not any(h.split(":")[0] == host for h, _ in bed.sts.requests), "policy fetched")
+
+
 def c_sts_cache(bed, client):
     host = "mta-sts.sts-cache.test"
     before = sum(1 for h, _ in bed.sts.requests if h.split(":")[0] == host)
@@ -607,6 +622,8 @@ CASES = [
     ("sts_policy_huge", fetch_failure_case("sts-huge.test", "sts-policy-invalid")),
     ("sts_policy_not_text", fetch_failure_case("sts-html.test", "sts-policy-invalid")),
     ("sts_policy_untrusted_cert", fetch_failure_case("sts-webpki.test", "sts-webpki-invalid")),
+    ("sts_policy_garbage", fetch_failure_case("sts-garbage.test", "sts-policy-invalid")),
+    ("sts_txt_malformed", c_sts_bad_txt),
     ("sts_policy_cached", c_sts_cache),
     ("dane_then_sts", c_dane_then_sts),
     ("opportunistic", c_opportunistic),

@@ -698,7 +698,7 @@ impl<'a> Engine<'a> {
                 set_error(error::ERR_INVALID_RESPONSE_STATUS);
             }
             self.no_starttls(&format!("STARTTLS refused with {}", r.code));
-            if self.plan.is_some_and(|p| p.mode != Mode::Enforce) {
+            if self.plan.is_some() && self.starttls_mode() != StartTls::Required {
                 return Ok(false);
             }
             return Err(Stop::Quit);
@@ -1100,6 +1100,29 @@ mod tests {
         run_on(&s, &RunOptions::default(), &[SockAddr::from(addr)], b"me", Some(&plan));
         assert_eq!(h.join().unwrap(), ["EHLO me", "QUIT"]);
         assert_eq!(error::errno(), error::ERR_EXTENSION_NOT_AVAILABLE);
+    }
+
+    /// MTA-STS testing lets a refused STARTTLS go on in clear, but not
+    /// past the application's Starttls_REQUIRED.
+    #[test]
+    fn refused_starttls_in_testing_mode() {
+        let plan = Plan {
+            desc: None,
+            mode: Mode::Testing,
+            check: policy::Check::WebPki,
+            mx_host: "mx.example".into(),
+            degraded: None,
+        };
+        let replies: &[&str] = &["220 ok\r\n", "250-hi\r\n250 STARTTLS\r\n", "454 not now\r\n", "250 ok\r\n"];
+        let (addr, h) = server(replies);
+        let s = session_with_message("x\r\n");
+        s.starttls.set(StartTls::Required);
+        run_on(&s, &RunOptions::default(), &[SockAddr::from(addr)], b"me", Some(&plan));
+        assert_eq!(h.join().unwrap(), ["EHLO me", "STARTTLS", "QUIT"]);
+        let (addr, h) = server(replies);
+        let s = session_with_message("x\r\n");
+        run_on(&s, &RunOptions::default(), &[SockAddr::from(addr)], b"me", Some(&plan));
+        assert_eq!(h.join().unwrap()[..3], ["EHLO me", "STARTTLS", "MAIL FROM:<a@b>"]);
     }
 
     #[test]

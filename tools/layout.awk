@@ -13,9 +13,9 @@ BEGIN {
         if (line ~ /^ *\*\(\.text\./) {
             # A function's tables: .rodata.F, or .rodata.unlikely.F when
             # LLVM thought F cold.
-            sub(/\.text\.(unlikely\.)?/, ".rodata.", line)
+            gsub(/\.text\.(unlikely\.)?/, ".rodata.", line)
             tables = tables "\n" line
-            sub(/\.rodata\./, ".rodata.unlikely.", line)
+            gsub(/\.rodata\./, ".rodata.unlikely.", line)
             tables = tables "\n" line
         }
     }

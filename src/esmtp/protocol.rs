@@ -17,7 +17,7 @@ use super::error::{self, set_error};
 use super::events::{report, Event, EventSink, Monitor};
 use super::extensions::Extensions;
 use super::params::{mail_command, rcpt_command};
-use super::policy::{self, tlsrpt::TlsResult, Mode, Plan};
+use super::policy::{self, Mode, Plan};
 use super::reply::{read_reply, Reply, ReplyError, ReplyOptions};
 use super::sasl::Authenticator;
 use super::session::{Body, ByMode, EtrnNode, Message, Recipient, Session, StartTls, TimeoutKind};
@@ -114,36 +114,16 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
         set_error(error::ERR_INVAL);
         return 0;
     };
-    let cfg = sess.tls_policy.borrow().clone();
-    let mut plan = None;
-    let mut planned_addrs = None;
-    if cfg.kind != policy::Kind::None {
+    let (plan, planned_addrs) = if sess.tls_policy.borrow().kind == policy::Kind::None {
+        (None, None)
+    } else {
         let sink = sess.event_sink();
-        let host = server.host.to_string_lossy();
-        let port = service_port(&server.port);
         let ctx = || tls_context(sess, sink.as_deref());
-        let mut emit = |r: TlsResult| emit_report(sess, sink.as_deref(), &r);
-        match policy::prepare(&cfg, &host, port, &ctx, &mut emit) {
-            Ok(p) => {
-                planned_addrs = p.addrs.map(|a| a.into_iter().map(SockAddr::from).collect::<Vec<_>>());
-                // Where DANE or MTA-STS found nothing to enforce, an
-                // application that set up STARTTLS itself keeps its own
-                // rules and checks: a policy never weakens them.
-                let fell_back = p.plan.mode == Mode::Opportunistic && cfg.kind != policy::Kind::Opportunistic;
-                if !(fell_back && sess.starttls.get() != StartTls::Disabled) {
-                    plan = Some(p.plan);
-                }
-            }
-            Err(policy::Stop::Lookup(gai)) => {
-                error::set_herror(gai, 0);
-                return 0;
-            }
-            Err(policy::Stop::Policy) => {
-                set_error(error::ERR_TLS_POLICY);
-                return 0;
-            }
+        match policy::engine::plan_session(sess, &server, &ctx) {
+            Some(p) => (p.plan, p.addrs),
+            None => return 0,
         }
-    }
+    };
     let addrs = match planned_addrs {
         Some(a) => {
             // The policy names the host; no canonical name replaces it.
@@ -165,34 +145,6 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
         }
     };
     run_on(sess, opts, &addrs, &localhost, plan.as_ref())
-}
-
-/// The port a service name stands for (getservbyname), for TLSA names.
-fn service_port(service: &std::ffi::CStr) -> u16 {
-    if let Ok(n) = service.to_string_lossy().parse::<u16>() {
-        return n;
-    }
-    // SAFETY: NUL-terminated strings; the result is null or a static entry
-    // read before any other getserv* call on this thread.
-    unsafe {
-        let e = libc::getservbyname(service.as_ptr(), c"tcp".as_ptr());
-        if e.is_null() {
-            25
-        } else {
-            u16::from_be((*e).s_port as u16)
-        }
-    }
-}
-
-/// Hands one TLSRPT result to the application: SMTP_EV_TLSRPT and the
-/// report callback.
-fn emit_report(sess: &Session, sink: Option<&dyn EventSink>, r: &TlsResult) {
-    let Ok(json) = std::ffi::CString::new(r.to_json()) else { return };
-    report(sink, Event::TlsReport(&json), 0);
-    let cb = sess.report_sink.borrow().clone();
-    if let Some(cb) = cb {
-        cb.report(&json);
-    }
 }
 
 /// The session's SSL_CTX: the application's, else the library's own,
@@ -272,45 +224,6 @@ struct Engine<'a> {
     authenticated: bool,
     /// The session's TLS policy, if it has one.
     plan: Option<&'a Plan>,
-}
-
-/// A policy's part in one handshake: its setup, and its verdict kept for
-/// the report.
-struct PolicyHooks<'p> {
-    plan: &'p Plan,
-    ctx: &'p SslContext,
-    verdict: Option<Result<(), (&'static str, String)>>,
-    /// Set when OpenSSL took none of the TLSA records: TLS goes on
-    /// unauthenticated, and the result says why.
-    unusable: Option<String>,
-}
-
-impl tls::handshake::Hooks for PolicyHooks<'_> {
-    fn prepare(&mut self, ssl: &mut openssl::ssl::SslRef) -> bool {
-        match policy::arm(ssl, self.ctx, self.plan) {
-            policy::Armed::Ready => true,
-            policy::Armed::Unusable(reason) => {
-                self.unusable = Some(reason);
-                true
-            }
-            policy::Armed::Failed => false,
-        }
-    }
-
-    fn judge(&mut self, ssl: &openssl::ssl::SslRef) -> Option<bool> {
-        if self.unusable.is_some() {
-            self.verdict = Some(Ok(()));
-            return Some(true);
-        }
-        let v = policy::judge(ssl, self.plan);
-        let accept = v.is_ok() || self.plan.mode != Mode::Enforce;
-        self.verdict = Some(v);
-        Some(accept)
-    }
-
-    fn broken(&mut self) {
-        self.verdict = Some(Err((policy::tlsrpt::result::VALIDATION_FAILURE, "TLS handshake failed".into())));
-    }
 }
 
 /// Reads one reply on `conn`. A failure records its error code and leaves
@@ -626,7 +539,7 @@ impl<'a> Engine<'a> {
         let (local, peer) = self.conn.endpoints();
         r.sending_mta_ip = local.map(|a| a.ip().to_string());
         r.receiving_ip = peer.map(|a| a.ip().to_string());
-        emit_report(self.sess, self.sink, &r);
+        policy::engine::emit_report(self.sess, self.sink, &r);
     }
 
     /// TLS could not be started under a policy: reports it; true when the
@@ -666,7 +579,7 @@ impl<'a> Engine<'a> {
             return tls::handshake::secure(&mut self.conn, ctx, &host, self.sink, cert_events, &mut none)
                 .map_err(to_stop);
         };
-        let mut hooks = PolicyHooks { plan, ctx, verdict: None, unusable: None };
+        let mut hooks = policy::engine::PolicyHooks::new(plan, ctx);
         let done = tls::handshake::secure(&mut self.conn, ctx, &host, self.sink, cert_events, &mut hooks);
         if plan.mode != Mode::Opportunistic {
             let unusable = hooks.unusable.map(|r| (policy::tlsrpt::result::TLSA_INVALID, r));

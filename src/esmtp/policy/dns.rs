@@ -340,10 +340,10 @@ impl Resolver {
     }
 
     fn ask(&self, server: SocketAddr, name: &str, qtype: u16, deadline: Instant) -> Result<Answer, DnsError> {
-        let id = random_id();
-        let query = encode_query(id, name, qtype)?;
-        let r = udp_exchange(server, &query, id, name, qtype, deadline)?;
-        let r = if r.truncated { tcp_exchange(server, &query, id, name, qtype, deadline)? } else { r };
+        let q = Question { id: random_id(), name, qtype };
+        let query = encode_query(q.id, name, qtype)?;
+        let r = udp_exchange(server, &query, &q, deadline)?;
+        let r = if r.truncated { tcp_exchange(server, &query, &q, deadline)? } else { r };
         let mut a = answer_of(r, name)?;
         a.secure &= self.trust_ad;
         Ok(a)
@@ -359,16 +359,23 @@ fn left(deadline: Instant) -> Result<Duration, DnsError> {
     }
 }
 
-fn matches(r: &Response, id: u16, name: &str, qtype: u16) -> bool {
-    r.id == id && r.qtype == qtype && r.qname == normalize(name)
+/// What a response must answer: our id and our question.
+struct Question<'a> {
+    id: u16,
+    name: &'a str,
+    qtype: u16,
+}
+
+impl Question<'_> {
+    fn answered_by(&self, r: &Response) -> bool {
+        r.id == self.id && r.qtype == self.qtype && r.qname == normalize(self.name)
+    }
 }
 
 fn udp_exchange(
     server: SocketAddr,
     query: &[u8],
-    id: u16,
-    name: &str,
-    qtype: u16,
+    q: &Question,
     deadline: Instant,
 ) -> Result<Response, DnsError> {
     let local: SocketAddr = match server.ip() {
@@ -390,7 +397,7 @@ fn udp_exchange(
         };
         // Answers to other questions (late, or forged) are ignored.
         match parse_response(&buf[..n]) {
-            Ok(r) if matches(&r, id, name, qtype) => return Ok(r),
+            Ok(r) if q.answered_by(&r) => return Ok(r),
             _ => continue,
         }
     }
@@ -399,9 +406,7 @@ fn udp_exchange(
 fn tcp_exchange(
     server: SocketAddr,
     query: &[u8],
-    id: u16,
-    name: &str,
-    qtype: u16,
+    q: &Question,
     deadline: Instant,
 ) -> Result<Response, DnsError> {
     use std::io::{Read, Write};
@@ -428,7 +433,7 @@ fn tcp_exchange(
     let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
     read_exact(&mut msg)?;
     let r = parse_response(&msg)?;
-    if !matches(&r, id, name, qtype) {
+    if !q.answered_by(&r) {
         return Err(DnsError::Malformed);
     }
     Ok(r)
@@ -510,7 +515,7 @@ mod tests {
         m.extend_from_slice(&extra[q.len() - 11..]);
         m[6..8].copy_from_slice(&2u16.to_be_bytes());
         let r = parse_response(&m).unwrap();
-        assert!(matches(&r, 7, "host.example.", A));
+        assert!(Question { id: 7, name: "host.example.", qtype: A }.answered_by(&r));
         let a = answer_of(r, "host.example").unwrap();
         assert!(a.secure);
         assert_eq!(a.canonical, "mx.example");

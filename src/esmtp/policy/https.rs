@@ -167,7 +167,7 @@ fn get(
             if n > MAX_BODY {
                 return Err(too_large());
             }
-            r.exactly(n)
+            r.take(n)
         }
         None => r.until_close(),
     }
@@ -227,30 +227,40 @@ impl Reader<'_> {
         }
     }
 
-    fn head(&mut self) -> Result<Vec<u8>, FetchError> {
+    /// Bytes up to `delim` (consumed, not returned), at most MAX_HEADER.
+    fn until(&mut self, delim: &[u8], closed: &str) -> Result<Vec<u8>, FetchError> {
         loop {
-            if let Some(i) = memchr::memmem::find(&self.buf, b"\r\n\r\n") {
+            if let Some(i) = memchr::memmem::find(&self.buf, delim) {
                 let head = self.buf[..i].to_vec();
-                self.buf.drain(..i + 4);
+                self.buf.drain(..i + delim.len());
                 return Ok(head);
             }
             if self.buf.len() > MAX_HEADER {
-                return Err(FetchError::Fetch("HTTP header too large".into()));
+                return Err(FetchError::Fetch("HTTP header or chunk line too long".into()));
             }
             if !self.fill()? {
-                return Err(FetchError::Fetch("connection closed before the reply".into()));
+                return Err(FetchError::Fetch(closed.into()));
             }
         }
     }
 
-    fn exactly(&mut self, n: usize) -> Result<Vec<u8>, FetchError> {
+    fn head(&mut self) -> Result<Vec<u8>, FetchError> {
+        self.until(b"\r\n\r\n", "connection closed before the reply")
+    }
+
+    fn line(&mut self) -> Result<String, FetchError> {
+        let l = self.until(b"\r\n", "connection closed in the body")?;
+        Ok(String::from_utf8_lossy(&l).into_owned())
+    }
+
+    /// The next `n` bytes.
+    fn take(&mut self, n: usize) -> Result<Vec<u8>, FetchError> {
         while self.buf.len() < n {
             if !self.fill()? {
                 return Err(FetchError::Fetch("connection closed in the body".into()));
             }
         }
-        self.buf.truncate(n);
-        Ok(std::mem::take(&mut self.buf))
+        Ok(self.buf.drain(..n).collect())
     }
 
     fn until_close(&mut self) -> Result<Vec<u8>, FetchError> {
@@ -260,22 +270,6 @@ impl Reader<'_> {
             }
         }
         Ok(std::mem::take(&mut self.buf))
-    }
-
-    fn line(&mut self) -> Result<String, FetchError> {
-        loop {
-            if let Some(i) = memchr::memmem::find(&self.buf, b"\r\n") {
-                let l = String::from_utf8_lossy(&self.buf[..i]).into_owned();
-                self.buf.drain(..i + 2);
-                return Ok(l);
-            }
-            if self.buf.len() > MAX_HEADER {
-                return Err(FetchError::Fetch("bad chunk".into()));
-            }
-            if !self.fill()? {
-                return Err(FetchError::Fetch("connection closed in the body".into()));
-            }
-        }
     }
 
     fn chunked(&mut self) -> Result<Vec<u8>, FetchError> {
@@ -295,21 +289,12 @@ impl Reader<'_> {
             if size > MAX_BODY - body.len() {
                 return Err(too_large());
             }
-            let mut chunk = self.exactly_keep(size)?;
+            let mut chunk = self.take(size)?;
             body.append(&mut chunk);
             if !self.line()?.is_empty() {
                 return Err(FetchError::Fetch("bad chunk end".into()));
             }
         }
-    }
-
-    fn exactly_keep(&mut self, n: usize) -> Result<Vec<u8>, FetchError> {
-        while self.buf.len() < n {
-            if !self.fill()? {
-                return Err(FetchError::Fetch("connection closed in the body".into()));
-            }
-        }
-        Ok(self.buf.drain(..n).collect())
     }
 }
 

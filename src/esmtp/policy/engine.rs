@@ -1,0 +1,144 @@
+//! The policy's part in the session engine: setting up and judging each
+//! handshake, handing results to the application, and the port a service
+//! name stands for in TLSA names.
+
+use std::ffi::{CStr, CString};
+
+use openssl::ssl::{SslContext, SslRef};
+use socket2::SockAddr;
+
+use super::tlsrpt::{result, TlsResult};
+use super::{arm, judge, prepare, Armed, Kind, Mode, Plan, Stop};
+use crate::esmtp::error::{self, set_error};
+use crate::esmtp::events::{report, Event, EventSink};
+use crate::esmtp::session::{ServerAddr, Session, StartTls};
+use crate::esmtp::tls::handshake::Hooks;
+
+/// A session's plan, and the addresses the policy's lookups found
+/// (`None`: resolve them as libESMTP does).
+pub struct Planned {
+    pub plan: Option<Plan>,
+    pub addrs: Option<Vec<SockAddr>>,
+}
+
+/// Plans a session that has a policy, reporting failures met before any
+/// connection. `None` (the error code set) when it must not connect.
+pub fn plan_session(
+    sess: &Session,
+    server: &ServerAddr,
+    ctx: &dyn Fn() -> Option<SslContext>,
+) -> Option<Planned> {
+    let cfg = sess.tls_policy.borrow().clone();
+    let sink = sess.event_sink();
+    let host = server.host.to_string_lossy();
+    let port = service_port(&server.port);
+    let mut emit = |r: TlsResult| emit_report(sess, sink.as_deref(), &r);
+    match prepare(&cfg, &host, port, ctx, &mut emit) {
+        Ok(p) => {
+            let addrs = p.addrs.map(|a| a.into_iter().map(SockAddr::from).collect());
+            // Where DANE or MTA-STS found nothing to enforce, an application
+            // that set up STARTTLS itself keeps its own rules and checks: a
+            // policy never weakens them.
+            let fell_back = p.plan.mode == Mode::Opportunistic && cfg.kind != Kind::Opportunistic;
+            let plan = (!(fell_back && sess.starttls.get() != StartTls::Disabled)).then_some(p.plan);
+            Some(Planned { plan, addrs })
+        }
+        Err(Stop::Lookup(gai)) => {
+            error::set_herror(gai, 0);
+            None
+        }
+        Err(Stop::Policy) => {
+            set_error(error::ERR_TLS_POLICY);
+            None
+        }
+    }
+}
+
+/// A TLSRPT result type and its reason.
+pub type Failure = (&'static str, String);
+
+/// A policy's part in one handshake: its setup, and its verdict kept for
+/// the report.
+pub struct PolicyHooks<'p> {
+    plan: &'p Plan,
+    ctx: &'p SslContext,
+    /// `None` until the policy has judged (or the handshake broke).
+    pub verdict: Option<Result<(), Failure>>,
+    /// Set when OpenSSL took none of the TLSA records: TLS goes on
+    /// unauthenticated, and the result says why.
+    pub unusable: Option<String>,
+}
+
+impl<'p> PolicyHooks<'p> {
+    pub fn new(plan: &'p Plan, ctx: &'p SslContext) -> Self {
+        PolicyHooks { plan, ctx, verdict: None, unusable: None }
+    }
+}
+
+impl Hooks for PolicyHooks<'_> {
+    fn prepare(&mut self, ssl: &mut SslRef) -> bool {
+        match arm(ssl, self.ctx, self.plan) {
+            Armed::Ready => true,
+            Armed::Unusable(reason) => {
+                self.unusable = Some(reason);
+                true
+            }
+            Armed::Failed => false,
+        }
+    }
+
+    fn judge(&mut self, ssl: &SslRef) -> Option<bool> {
+        if self.unusable.is_some() {
+            self.verdict = Some(Ok(()));
+            return Some(true);
+        }
+        let v = judge(ssl, self.plan);
+        let accept = v.is_ok() || self.plan.mode != Mode::Enforce;
+        self.verdict = Some(v);
+        Some(accept)
+    }
+
+    fn broken(&mut self) {
+        self.verdict = Some(Err((result::VALIDATION_FAILURE, "TLS handshake failed".into())));
+    }
+}
+
+/// Hands one TLSRPT result to the application: SMTP_EV_TLSRPT and the
+/// report callback.
+pub fn emit_report(sess: &Session, sink: Option<&dyn EventSink>, r: &TlsResult) {
+    let Ok(json) = CString::new(r.to_json()) else { return };
+    report(sink, Event::TlsReport(&json), 0);
+    let cb = sess.report_sink.borrow().clone();
+    if let Some(cb) = cb {
+        cb.report(&json);
+    }
+}
+
+/// The port a service name stands for (getservbyname), for TLSA names.
+pub fn service_port(service: &CStr) -> u16 {
+    if let Ok(n) = service.to_string_lossy().parse::<u16>() {
+        return n;
+    }
+    // SAFETY: NUL-terminated strings; the result is null or a static entry
+    // read before any other getserv* call on this thread.
+    unsafe {
+        let e = libc::getservbyname(service.as_ptr(), c"tcp".as_ptr());
+        if e.is_null() {
+            25
+        } else {
+            u16::from_be((*e).s_port as u16)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_ports() {
+        assert_eq!(service_port(c"2525"), 2525);
+        assert_eq!(service_port(c"smtp"), 25);
+        assert_eq!(service_port(c"no-such-service"), 25);
+    }
+}

@@ -3,7 +3,9 @@
 (capi-tests/policy: nsd + validating unbound, aiosmtpd with STARTTLS, the
 MTA-STS server): median wall time and peak RSS of one-message sessions of
 policy_client with no policy, opportunistic, DANE (TLSA matched) and
-MTA-STS (policy cached after the first session of each process).
+MTA-STS (policy cached after the first session of each process), and the
+client's instructions for one session under callgrind (repeatable, where
+the wall times follow the Python servers' load).
 
 usage: bench/policy_latency.py [--runs N]   (after `make`)
 """
@@ -37,6 +39,19 @@ def measure(bed, client, host, server, policy, domain, sessions):
     return wall, rss, secs
 
 
+def instructions(bed, client, host, server, policy, domain):
+    port = bed.servers[server].port
+    out = os.path.join(bed.work, "callgrind.out")
+    args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, client, "%s:%d" % (host, port),
+            "--policy", str(run_policy.POLICY[policy]), "--resolver", bed.resolver, "--sts-port", str(bed.sts_port),
+            "--timeout", "20000"]
+    if domain:
+        args += ["--domain", domain]
+    p = subprocess.run(args, capture_output=True, text=True, env=bed.env, timeout=120, check=True)
+    os.unlink(out)
+    return int(p.stderr.split("Collected : ")[1].split()[0])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
@@ -54,7 +69,7 @@ def main():
         ("MTA-STS enforce, policy fetched", "mx.sts-ok.test", "good", "sts", "sts-ok.test"),
     ]
     try:
-        print("%-34s %12s %12s %10s" % ("session", "first (ms)", "cached (ms)", "RSS KiB"))
+        print("%-34s %12s %12s %10s %14s" % ("session", "first (ms)", "cached (ms)", "RSS KiB", "instructions"))
         for name, host, server, policy, domain in rows:
             first, later, rss = [], [], []
             for _ in range(args.runs):
@@ -62,8 +77,9 @@ def main():
                 first.append(secs[0] * 1000)
                 later.append(secs[1] * 1000)
                 rss.append(r)
-            print("%-34s %12.2f %12.2f %10d" % (name, statistics.median(first), statistics.median(later),
-                                               statistics.median(rss)))
+            print("%-34s %12.2f %12.2f %10d %14d" % (name, statistics.median(first), statistics.median(later),
+                                                     statistics.median(rss),
+                                                     instructions(bed, client, host, server, policy, domain)))
     finally:
         bed.stop()
         shutil.rmtree(work, ignore_errors=True)

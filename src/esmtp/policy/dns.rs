@@ -315,38 +315,79 @@ impl Resolver {
     }
 
     pub fn query(&self, name: &str, qtype: u16) -> Result<Answer, DnsError> {
+        self.query_all(&[(name, qtype)]).pop().unwrap_or(Err(DnsError::NoResolver))
+    }
+
+    /// Several questions at once (A and AAAA of a host): sent together on
+    /// one socket, so a dead resolver costs one timeout, not one each.
+    /// The answers come back in the order of the questions.
+    pub fn query_all(&self, questions: &[(&str, u16)]) -> Vec<Result<Answer, DnsError>> {
+        let mut results: Vec<Option<Result<Answer, DnsError>>> = vec![None; questions.len()];
         if self.servers.is_empty() {
-            return Err(DnsError::NoResolver);
+            return vec![Err(DnsError::NoResolver); questions.len()];
         }
+        let mut last = vec![DnsError::Timeout; questions.len()];
         let deadline = Instant::now() + self.timeout;
-        let mut last = DnsError::Timeout;
         // Two rounds over the servers, each try given an equal share of
         // what is left, so one dead server cannot eat the whole budget.
         let tries = self.servers.len() * 2;
         for i in 0..tries {
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || results.iter().all(Option::is_some) {
                 break;
             }
             let share = (deadline - now) / (tries - i) as u32;
             let server = self.servers[i % self.servers.len()];
-            match self.ask(server, name, qtype, now + share.max(Duration::from_millis(50))) {
-                Ok(a) => return Ok(a),
-                Err(e @ (DnsError::BadName | DnsError::ServFail)) => return Err(e),
-                Err(e) => last = e,
+            let open: Vec<usize> = (0..questions.len()).filter(|&k| results[k].is_none()).collect();
+            let asked: Vec<(&str, u16)> = open.iter().map(|&k| questions[k]).collect();
+            let got = self.ask(server, &asked, now + share.max(Duration::from_millis(50)));
+            for (k, r) in open.into_iter().zip(got) {
+                match r {
+                    Ok(a) => results[k] = Some(Ok(a)),
+                    // Final answers: another server would say the same.
+                    Err(e @ (DnsError::BadName | DnsError::ServFail)) => results[k] = Some(Err(e)),
+                    Err(e) => last[k] = e,
+                }
             }
         }
-        Err(last)
+        results.into_iter().zip(last).map(|(r, e)| r.unwrap_or(Err(e))).collect()
     }
 
-    fn ask(&self, server: SocketAddr, name: &str, qtype: u16, deadline: Instant) -> Result<Answer, DnsError> {
-        let q = Question { id: random_id(), name, qtype };
-        let query = encode_query(q.id, name, qtype)?;
-        let r = udp_exchange(server, &query, &q, deadline)?;
-        let r = if r.truncated { tcp_exchange(server, &query, &q, deadline)? } else { r };
-        let mut a = answer_of(r, name)?;
-        a.secure &= self.trust_ad;
-        Ok(a)
+    /// One try of `questions` at `server`, each answered or failed.
+    fn ask(
+        &self,
+        server: SocketAddr,
+        questions: &[(&str, u16)],
+        deadline: Instant,
+    ) -> Vec<Result<Answer, DnsError>> {
+        let mut asked = Vec::with_capacity(questions.len());
+        for &(name, qtype) in questions {
+            let q = Question { id: random_id(), name, qtype };
+            let wire = encode_query(q.id, name, qtype);
+            asked.push((q, wire));
+        }
+        let sendable: Vec<(&Question, &[u8])> =
+            asked.iter().filter_map(|(q, w)| w.as_ref().ok().map(|w| (q, w.as_slice()))).collect();
+        let mut responses = udp_exchange(server, &sendable, deadline);
+        asked
+            .iter()
+            .map(|(q, wire)| {
+                let wire = wire.as_ref().map_err(Clone::clone)?;
+                let r = match responses.iter().position(|r| r.as_ref().is_ok_and(|r| q.answered_by(r))) {
+                    Some(i) => responses.swap_remove(i)?,
+                    None => {
+                        return Err(responses
+                            .iter()
+                            .find_map(|r| r.as_ref().err().cloned())
+                            .unwrap_or(DnsError::Timeout))
+                    }
+                };
+                let r = if r.truncated { tcp_exchange(server, wire, q, deadline)? } else { r };
+                let mut a = answer_of(r, q.name)?;
+                a.secure &= self.trust_ad;
+                Ok(a)
+            })
+            .collect()
     }
 }
 
@@ -372,35 +413,52 @@ impl Question<'_> {
     }
 }
 
+/// Sends each question and collects the responses that answer one of
+/// them until all are answered or the deadline passes. A socket failure
+/// comes back as one `Err` among the responses.
 fn udp_exchange(
     server: SocketAddr,
-    query: &[u8],
-    q: &Question,
+    questions: &[(&Question, &[u8])],
     deadline: Instant,
-) -> Result<Response, DnsError> {
+) -> Vec<Result<Response, DnsError>> {
     let local: SocketAddr = match server.ip() {
         IpAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
         IpAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let sock = UdpSocket::bind(local).map_err(|_| DnsError::NoResolver)?;
-    sock.connect(server).map_err(|_| DnsError::NoResolver)?;
-    sock.send(query).map_err(|_| DnsError::Timeout)?;
-    let mut buf = vec![0u8; 65535];
-    loop {
-        sock.set_read_timeout(Some(left(deadline)?)).map_err(|_| DnsError::Timeout)?;
-        let n = match sock.recv(&mut buf) {
-            Ok(n) => n,
-            // ECONNREFUSED from an ICMP port unreachable: nobody there.
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => return Err(DnsError::Timeout),
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-            Err(_) => return Err(DnsError::Timeout),
-        };
-        // Answers to other questions (late, or forged) are ignored.
-        match parse_response(&buf[..n]) {
-            Ok(r) if q.answered_by(&r) => return Ok(r),
-            _ => continue,
+    let mut got = Vec::new();
+    let sock = match UdpSocket::bind(local).and_then(|s| s.connect(server).map(|()| s)) {
+        Ok(s) => s,
+        Err(_) => return vec![Err(DnsError::NoResolver)],
+    };
+    for (_, wire) in questions {
+        if sock.send(wire).is_err() {
+            return vec![Err(DnsError::Timeout)];
         }
     }
+    let mut buf = vec![0u8; 65535];
+    while got.len() < questions.len() {
+        let Ok(wait) = left(deadline) else { break };
+        if sock.set_read_timeout(Some(wait)).is_err() {
+            break;
+        }
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            // ECONNREFUSED from an ICMP port unreachable: nobody there;
+            // otherwise the deadline passed.
+            Err(_) => break,
+        };
+        // Answers to other questions (late, repeated, or forged) are ignored.
+        if let Ok(r) = parse_response(&buf[..n]) {
+            let ours = questions.iter().any(|(q, _)| q.answered_by(&r));
+            let repeated =
+                got.iter().any(|g: &Result<Response, DnsError>| g.as_ref().is_ok_and(|g| g.id == r.id));
+            if ours && !repeated {
+                got.push(Ok(r));
+            }
+        }
+    }
+    got
 }
 
 fn tcp_exchange(
@@ -607,5 +665,57 @@ mod server_tests {
         let a = r.query("_25._tcp.mx.example", TLSA);
         assert!(a.as_ref().is_ok_and(|a| a.rdata.len() == 2), "{a:?} after {:?}", t0.elapsed());
         assert!(t0.elapsed() < Duration::from_secs(1));
+    }
+
+    /// Two questions travel together; the answers may come in any order
+    /// and a question left unanswered does not hold back the other.
+    #[test]
+    fn questions_travel_together() {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 512];
+            let (n1, from) = udp.recv_from(&mut b).unwrap();
+            let q1 = b[..n1].to_vec();
+            let (n2, _) = udp.recv_from(&mut b).unwrap();
+            let q2 = b[..n2].to_vec();
+            // Only the A question (type 1) is answered, and a copy of the
+            // answer comes twice.
+            let a_query = if q1[n1 - 14] == 1 { q1 } else { q2 };
+            let mut rr = vec![0xC0, 12, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4];
+            rr.extend_from_slice(&[127, 0, 0, 7]);
+            let reply = answer(&a_query, 0x81A0, &[&rr], 1);
+            udp.send_to(&reply, from).unwrap();
+            udp.send_to(&reply, from).unwrap();
+        });
+        let r = Resolver {
+            servers: vec![(std::net::Ipv4Addr::LOCALHOST, port).into()],
+            timeout: Duration::from_millis(600),
+            trust_ad: true,
+        };
+        let t0 = Instant::now();
+        let got = r.query_all(&[("mx.example", AAAA), ("mx.example", A)]);
+        assert_eq!(got[0], Err(DnsError::Timeout));
+        assert_eq!(got[1].as_ref().unwrap().rdata, vec![vec![127, 0, 0, 7]]);
+        assert!(t0.elapsed() < Duration::from_millis(1000), "{:?}", t0.elapsed());
+    }
+
+    /// A resolver that never answers: both questions fail within one
+    /// timeout, not one each.
+    #[test]
+    fn a_dead_resolver_costs_one_timeout() {
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let r = Resolver {
+            servers: vec![(std::net::Ipv4Addr::LOCALHOST, port).into()],
+            timeout: Duration::from_millis(400),
+            trust_ad: true,
+        };
+        let t0 = Instant::now();
+        let got = r.query_all(&[("mx.example", AAAA), ("mx.example", A)]);
+        assert!(got.iter().all(|g| g == &Err(DnsError::Timeout)), "{got:?}");
+        let took = t0.elapsed();
+        assert!(took >= Duration::from_millis(350) && took < Duration::from_millis(700), "{took:?}");
+        drop(silent);
     }
 }

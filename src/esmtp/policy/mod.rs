@@ -225,8 +225,10 @@ fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (S
     let mut nx = true;
     let mut canonical = None;
     let mut failure = None;
-    for qtype in [dns::AAAA, dns::A] {
-        match r.query(host, qtype) {
+    let families = [dns::AAAA, dns::A];
+    let answers = r.query_all(&[(host, families[0]), (host, families[1])]);
+    for (qtype, answer) in families.into_iter().zip(answers) {
+        match answer {
             Ok(a) => {
                 nx &= a.nxdomain;
                 if !a.rdata.is_empty() {

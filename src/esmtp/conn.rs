@@ -30,6 +30,33 @@ pub enum IoFailure {
     Overlong,
 }
 
+/// The TCP port of a service (`25`, `smtp`, `submission`), as getaddrinfo
+/// maps it for the connection itself; `None` for an unknown service.
+pub fn service_port(service: &CStr) -> Option<u16> {
+    if let Ok(n) = service.to_str().unwrap_or("").parse::<u16>() {
+        return Some(n);
+    }
+    // SAFETY: hints is a zeroed addrinfo with the fields getaddrinfo reads
+    // set; `res` is read only when getaddrinfo succeeded, its ai_addr holds
+    // a sockaddr of ai_addrlen bytes, and the list is freed exactly once.
+    // Unlike getservbyname, getaddrinfo keeps no static state.
+    unsafe {
+        let mut hints: libc::addrinfo = std::mem::zeroed();
+        hints.ai_family = libc::AF_INET;
+        hints.ai_socktype = libc::SOCK_STREAM;
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        if libc::getaddrinfo(std::ptr::null(), service.as_ptr(), &hints, &mut res) != 0 {
+            return None;
+        }
+        let a = &*res;
+        let port = (!a.ai_addr.is_null()
+            && a.ai_addrlen as usize >= std::mem::size_of::<libc::sockaddr_in>())
+        .then(|| u16::from_be((*a.ai_addr.cast::<libc::sockaddr_in>()).sin_port));
+        libc::freeaddrinfo(res);
+        port
+    }
+}
+
 /// Resolved addresses and the canonical name of the first.
 pub struct Resolved {
     pub addrs: Vec<SockAddr>,
@@ -495,5 +522,18 @@ impl LineSource for Conn {
             IoFailure::Overlong => ReplyError::Unterminated,
             _ => ReplyError::Dropped,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_ports() {
+        assert_eq!(service_port(c"2525"), Some(2525));
+        assert_eq!(service_port(c"smtp"), Some(25));
+        // Unknown: the session fails as getaddrinfo would, not on port 25.
+        assert_eq!(service_port(c"no-such-service"), None);
     }
 }

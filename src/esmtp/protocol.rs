@@ -534,7 +534,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Reports a connection's TLSRPT result, with its addresses.
-    fn policy_report(&self, failure: Option<(&'static str, String)>) {
+    fn policy_report(&self, failure: Option<policy::tlsrpt::Failure>) {
         let Some(mut r) = self.plan.and_then(|p| p.result(failure)) else { return };
         let (local, peer) = self.conn.endpoints();
         r.sending_mta_ip = local.map(|a| a.ip().to_string());

@@ -90,11 +90,22 @@ pub unsafe extern "C" fn smtp_tls_set_policy(
             None => None,
         };
         check_args!(domain.is_some() || !matches!(kind, Kind::MtaSts | Kind::DaneThenMtaSts), 0);
-        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
-        cfg.kind = kind;
-        cfg.domain = domain;
-        1
+        update_policy(s, |cfg| {
+            cfg.kind = kind;
+            cfg.domain = domain;
+        })
     })
+}
+
+/// Changes the session's policy settings; 0 with `SMTP_ERR_INVAL` should
+/// they be in use (they are only read while a session starts).
+fn update_policy(s: &crate::esmtp::session::Session, f: impl FnOnce(&mut policy::Config)) -> c_int {
+    let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else {
+        check_args!(false, 0);
+        return 0;
+    };
+    f(&mut cfg);
+    1
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -131,9 +142,7 @@ pub unsafe extern "C" fn smtp_tls_set_resolver(session: smtp_session_t, servers:
                 Some(parsed)
             }
         };
-        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
-        cfg.resolvers = list;
-        1
+        update_policy(s, |cfg| cfg.resolvers = list)
     })
 }
 
@@ -149,8 +158,9 @@ pub unsafe extern "C" fn smtp_tls_set_policy_timeout(session: smtp_session_t, ms
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         let ms = ms.clamp(100, 3_600_000);
-        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
-        cfg.timeout = std::time::Duration::from_millis(ms as u64);
+        if update_policy(s, |cfg| cfg.timeout = std::time::Duration::from_millis(ms as u64)) == 0 {
+            return 0;
+        }
         ms
     })
 }
@@ -167,9 +177,7 @@ pub unsafe extern "C" fn smtp_tls_set_sts_port(session: smtp_session_t, port: c_
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         let port = need!(u16::try_from(port).ok().filter(|&p| p != 0), 0);
-        let Ok(mut cfg) = s.tls_policy.try_borrow_mut() else { return 0 };
-        cfg.sts_port = port;
-        1
+        update_policy(s, |cfg| cfg.sts_port = port)
     })
 }
 
@@ -188,7 +196,10 @@ pub unsafe extern "C" fn smtp_tls_set_report_cb(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
-        let Ok(mut sink) = s.report_sink.try_borrow_mut() else { return 0 };
+        let Ok(mut sink) = s.report_sink.try_borrow_mut() else {
+            check_args!(false, 0);
+            return 0;
+        };
         *sink = cb.map(|cb| Rc::new(CReportSink { cb, arg, session }) as _);
         1
     })

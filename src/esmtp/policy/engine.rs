@@ -1,14 +1,14 @@
-//! The policy's part in the session engine: setting up and judging each
-//! handshake, handing results to the application, and the port a service
-//! name stands for in TLSA names.
+//! The policy's part in the session engine: planning a session, setting
+//! up and judging each handshake, and handing results to the application.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 
 use openssl::ssl::{SslContext, SslRef};
 use socket2::SockAddr;
 
-use super::tlsrpt::{result, TlsResult};
+use super::tlsrpt::{result, Failure, TlsResult};
 use super::{arm, judge, prepare, Armed, Kind, Mode, Plan, Stop};
+use crate::esmtp::conn::service_port;
 use crate::esmtp::error::{self, set_error};
 use crate::esmtp::events::{report, Event, EventSink};
 use crate::esmtp::session::{ServerAddr, Session, StartTls};
@@ -31,7 +31,11 @@ pub fn plan_session(
     let cfg = sess.tls_policy.borrow().clone();
     let sink = sess.event_sink();
     let host = server.host.to_string_lossy();
-    let port = service_port(&server.port);
+    let Some(port) = service_port(&server.port) else {
+        // As getaddrinfo would have failed for libESMTP's own lookup.
+        error::set_herror(libc::EAI_SERVICE, 0);
+        return None;
+    };
     let mut emit = |r: TlsResult| emit_report(sess, sink.as_deref(), &r);
     match prepare(&cfg, &host, port, ctx, &mut emit) {
         Ok(p) => {
@@ -53,9 +57,6 @@ pub fn plan_session(
         }
     }
 }
-
-/// A TLSRPT result type and its reason.
-pub type Failure = (&'static str, String);
 
 /// A policy's part in one handshake: its setup, and its verdict kept for
 /// the report.
@@ -111,34 +112,5 @@ pub fn emit_report(sess: &Session, sink: Option<&dyn EventSink>, r: &TlsResult) 
     let cb = sess.report_sink.borrow().clone();
     if let Some(cb) = cb {
         cb.report(&json);
-    }
-}
-
-/// The port a service name stands for (getservbyname), for TLSA names.
-pub fn service_port(service: &CStr) -> u16 {
-    if let Ok(n) = service.to_string_lossy().parse::<u16>() {
-        return n;
-    }
-    // SAFETY: NUL-terminated strings; the result is null or a static entry
-    // read before any other getserv* call on this thread.
-    unsafe {
-        let e = libc::getservbyname(service.as_ptr(), c"tcp".as_ptr());
-        if e.is_null() {
-            25
-        } else {
-            u16::from_be((*e).s_port as u16)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_ports() {
-        assert_eq!(service_port(c"2525"), 2525);
-        assert_eq!(service_port(c"smtp"), 25);
-        assert_eq!(service_port(c"no-such-service"), 25);
     }
 }

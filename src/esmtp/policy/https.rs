@@ -144,7 +144,7 @@ fn get(
          Accept: text/plain\r\nConnection: close\r\n\r\n"
     );
     s.write_all(req.as_bytes()).map_err(io_err)?;
-    let mut r = Reader { s, buf: Vec::new(), deadline };
+    let mut r = Reader { s, buf: Vec::new() };
     let head = r.head()?;
     let (status, headers) = parse_head(&head)?;
     if status != 200 {
@@ -206,16 +206,15 @@ fn truncate(s: &str) -> &str {
     &s[..end]
 }
 
-struct Reader<'d> {
+/// Reads of the reply; `Bounded` holds them to the deadline.
+struct Reader {
     s: SslStream<Bounded>,
     buf: Vec<u8>,
-    deadline: &'d Deadline,
 }
 
-impl Reader<'_> {
+impl Reader {
     /// Reads more; false at end of stream.
     fn fill(&mut self) -> Result<bool, FetchError> {
-        self.deadline.left()?;
         let mut tmp = [0u8; 8192];
         match self.s.read(&mut tmp) {
             Ok(0) => Ok(false),

@@ -22,7 +22,7 @@ use openssl::ssl::{SslContext, SslRef};
 use openssl::x509::X509VerifyResult;
 
 use dane::Tlsa;
-use tlsrpt::{result, PolicyDesc, PolicyType, TlsResult};
+use tlsrpt::{result, Failure, PolicyDesc, PolicyType, TlsResult};
 
 /// The policy an application chose (`enum smtp_tls_policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -122,7 +122,7 @@ pub struct Plan {
     pub mx_host: String,
     /// Reported for each connection that otherwise succeeds (unusable
     /// TLSA records): delivery goes on, but the domain should know.
-    pub degraded: Option<(&'static str, String)>,
+    pub degraded: Option<Failure>,
 }
 
 impl Plan {
@@ -142,15 +142,8 @@ impl Plan {
     }
 
     /// A result for this plan's policy, to be completed by the caller.
-    pub fn result(&self, failure: Option<(&'static str, String)>) -> Option<TlsResult> {
-        Some(TlsResult {
-            epoch: tlsrpt::now(),
-            policy: self.desc.clone()?,
-            failure,
-            sending_mta_ip: None,
-            receiving_mx_hostname: Some(self.mx_host.clone()),
-            receiving_ip: None,
-        })
+    pub fn result(&self, failure: Option<Failure>) -> Option<TlsResult> {
+        Some(TlsResult::new(self.desc.clone()?, &self.mx_host, failure))
     }
 }
 
@@ -191,14 +184,7 @@ fn sts_desc(domain: &str, p: Option<&sts::StsPolicy>) -> PolicyDesc {
 }
 
 fn failure(desc: PolicyDesc, mx_host: &str, kind: &'static str, reason: String) -> TlsResult {
-    TlsResult {
-        epoch: tlsrpt::now(),
-        policy: desc,
-        failure: Some((kind, reason)),
-        sending_mta_ip: None,
-        receiving_mx_hostname: Some(mx_host.to_owned()),
-        receiving_ip: None,
-    }
+    TlsResult::new(desc, mx_host, Some((kind, reason)))
 }
 
 /// Short, printable excerpt of untrusted text for messages.
@@ -358,8 +344,6 @@ pub fn prepare(
     Ok(Prepared { addrs, plan })
 }
 
-type Early = Option<(&'static str, String)>;
-
 /// The domain's MTA-STS policy: the cached one while its id is current,
 /// else fetched; and a failure met on the way, to report.
 fn discover(
@@ -367,7 +351,7 @@ fn discover(
     resolver: &dns::Resolver,
     domain: &str,
     ctx: &dyn Fn() -> Option<SslContext>,
-) -> (Option<Arc<sts::StsPolicy>>, Early) {
+) -> (Option<Arc<sts::StsPolicy>>, Option<Failure>) {
     let cached = sts::cached(domain);
     let txt = resolver.query(&format!("_mta-sts.{domain}"), dns::TXT);
     let id = txt.ok().and_then(|a| {
@@ -459,7 +443,7 @@ const V_ERR_DANE_NO_MATCH: i32 = 65;
 
 /// What the handshake proved, as a TLSRPT outcome: `Err` with the result
 /// type and reason when the check failed.
-pub fn judge(ssl: &SslRef, plan: &Plan) -> Result<(), (&'static str, String)> {
+pub fn judge(ssl: &SslRef, plan: &Plan) -> Result<(), Failure> {
     let verify = ssl.verify_result();
     // X509_V_OK also stands for "nothing was verified": an anonymous
     // suite, or an application's verify callback that said yes.

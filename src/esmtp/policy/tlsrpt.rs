@@ -62,13 +62,16 @@ impl PolicyDesc {
     }
 }
 
+/// An RFC 8460 result type and the reason behind it.
+pub type Failure = (&'static str, String);
+
 /// One connection attempt's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsResult {
     pub epoch: i64,
     pub policy: PolicyDesc,
-    /// `None` for a success; else the RFC 8460 result type and a reason.
-    pub failure: Option<(&'static str, String)>,
+    /// `None` for a success.
+    pub failure: Option<Failure>,
     pub sending_mta_ip: Option<String>,
     pub receiving_mx_hostname: Option<String>,
     pub receiving_ip: Option<String>,
@@ -79,6 +82,18 @@ pub fn now() -> i64 {
 }
 
 impl TlsResult {
+    /// A result dated now; the addresses are the connection's to add.
+    pub fn new(policy: PolicyDesc, mx_host: &str, failure: Option<Failure>) -> TlsResult {
+        TlsResult {
+            epoch: now(),
+            policy,
+            failure,
+            sending_mta_ip: None,
+            receiving_mx_hostname: Some(mx_host.to_owned()),
+            receiving_ip: None,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let mut m = vec![
             ("epoch", Value::Num(self.epoch as f64)),

@@ -85,7 +85,9 @@ def _key(d, name):
           "-out", name + ".key"], d)
 
 
-def _selfsigned_ca(d, name, cn):
+def selfsigned_ca(d, name, cn):
+    """A self-signed CA: `name`.pem and `name`.key in d (also used by
+    policy/pki.py)."""
     _key(d, name)
     ext = _extfile(d, name, "ca")
     _run(["req", "-new", "-x509", "-key", name + ".key", "-subj", "/CN=" + cn,
@@ -103,7 +105,7 @@ def _reqcnf(d, extpath):
     return cnf
 
 
-def _signed(d, name, cn, kind, ca, sans=(), dates=None):
+def signed(d, name, cn, kind, ca, sans=(), dates=None):
     """Key + certificate `name` signed by `ca`; `dates` = (start, end) in
     YYYYMMDDHHMMSSZ form for a certificate outside its validity period."""
     _key(d, name)
@@ -137,15 +139,15 @@ def make(d):
     os.chmod(d, 0o700)
     work = tempfile.mkdtemp(prefix="work-", dir=d)
     try:
-        _selfsigned_ca(work, "ca", "capi test CA")
-        _selfsigned_ca(work, "client-ca", "capi test client CA")
-        _selfsigned_ca(work, "other-ca", "capi unrelated CA")
+        selfsigned_ca(work, "ca", "capi test CA")
+        selfsigned_ca(work, "client-ca", "capi test client CA")
+        selfsigned_ca(work, "other-ca", "capi unrelated CA")
         names = [("DNS", "mx.test"), ("DNS", "localhost"), ("IP", "127.0.0.1")]
-        _signed(work, "server-valid", "mx.test", "server", "ca", names)
-        _signed(work, "server-expired", "mx.test", "server", "ca", names,
+        signed(work, "server-valid", "mx.test", "server", "ca", names)
+        signed(work, "server-expired", "mx.test", "server", "ca", names,
                 dates=("20200101000000Z", "20210101000000Z"))
-        _signed(work, "server-wrong", "other.test", "server", "ca", [("DNS", "other.test")])
-        _signed(work, "client", "client.test", "client", "client-ca")
+        signed(work, "server-wrong", "other.test", "server", "ca", [("DNS", "other.test")])
+        signed(work, "client", "client.test", "client", "client-ca")
         # self-signed server certificate (replaces the old committed tls/server.pem)
         _key(work, "server-selfsigned")
         ext = _extfile(work, "server-selfsigned", "server", [("DNS", "mx.test")])

@@ -34,19 +34,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zlib
 from dataclasses import dataclass, field
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The libESMTP suite's certificate makers: the same CA and server recipes.
+from tls_fixtures import selfsigned_ca, signed  # noqa: E402
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _RESERVED = {"ca", "other-ca", "expired", "untrusted"}
-
-_CA_EXT = ("basicConstraints=critical,CA:TRUE\n"
-           "keyUsage=critical,keyCertSign,cRLSign\n"
-           "subjectKeyIdentifier=hash\n")
-_SERVER_EXT = ("basicConstraints=critical,CA:FALSE\n"
-               "keyUsage=critical,digitalSignature\n"
-               "extendedKeyUsage=serverAuth\n"
-               "subjectAltName=@alt\n")
 
 
 class PkiError(Exception):
@@ -88,65 +83,6 @@ def _write(path, data):
     os.chmod(path, 0o600)
 
 
-def _key(work, name):
-    _openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-              "-out", name + ".key"], work)
-
-
-def _ca(work, name, cn):
-    """A self-signed CA; `openssl req -x509` takes its extensions from a
-    config section, hence the small config file."""
-    _key(work, name)
-    cnf = os.path.join(work, name + ".cnf")
-    _write(cnf, "[req]\ndistinguished_name=dn\n[dn]\n[v3]\n" + _CA_EXT)
-    _openssl(["req", "-new", "-x509", "-key", name + ".key", "-subj", "/CN=" + cn,
-              "-days", "3650", "-sha256", "-config", cnf, "-extensions", "v3",
-              "-out", name + ".crt"], work)
-
-
-def _server_ext(work, name, dns_names):
-    path = os.path.join(work, name + ".ext")
-    _write(path, _SERVER_EXT + "[alt]\n" +
-           "".join("DNS.%d=%s\n" % (i, n) for i, n in enumerate(dns_names)))
-    return path
-
-
-def _server(work, name, dns_names, ca, dates=None):
-    """Key + certificate `name` for dns_names signed by `ca`.  dates =
-    (notBefore, notAfter) as YYYYMMDDHHMMSSZ for a certificate outside its
-    validity period: `openssl x509 -req` (3.0) cannot back-date, `openssl ca`
-    can, so that path uses a throw-away CA database."""
-    _key(work, name)
-    ext = _server_ext(work, name, dns_names)
-    _openssl(["req", "-new", "-key", name + ".key", "-subj", "/CN=" + dns_names[0],
-              "-config", _req_cnf(work), "-out", name + ".csr"], work)
-    if dates is None:
-        _openssl(["x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt",
-                  "-CAkey", ca + ".key", "-set_serial", str(zlib.crc32(name.encode()) + 1),
-                  "-days", "3650", "-sha256", "-extfile", ext, "-out", name + ".crt"], work)
-        return
-    db = os.path.join(work, name + ".db")
-    os.mkdir(db, 0o700)
-    _write(os.path.join(db, "index.txt"), "")
-    _write(os.path.join(db, "serial"), "1000\n")
-    cnf = os.path.join(work, name + ".ca.cnf")
-    _write(cnf, "[ca]\ndefault_ca=cad\n[cad]\ndatabase=%s/index.txt\nserial=%s/serial\n"
-           "new_certs_dir=%s\ndefault_md=sha256\npolicy=pol\nunique_subject=no\n"
-           "[pol]\ncommonName=supplied\n" % (db, db, db))
-    _openssl(["ca", "-batch", "-config", cnf, "-cert", ca + ".crt", "-keyfile", ca + ".key",
-              "-in", name + ".csr", "-out", name + ".crt", "-notext",
-              "-startdate", dates[0], "-enddate", dates[1], "-extfile", ext], work)
-
-
-def _req_cnf(work):
-    """Minimal config for `openssl req` so the system openssl.cnf (which may
-    add extensions or prompts) plays no part."""
-    path = os.path.join(work, "req.cnf")
-    if not os.path.exists(path):
-        _write(path, "[req]\ndistinguished_name=dn\nprompt=no\n[dn]\n")
-    return path
-
-
 def _normalise_names(names):
     """names: {label: [dns names]} or an iterable of name-sets (label = the
     first name).  Returns an ordered dict and rejects what would make an
@@ -184,20 +120,24 @@ def make(dirpath, names):
         every += [n for n in dns if n not in every]
     work = tempfile.mkdtemp(prefix="work-", dir=d)
     try:
-        _ca(work, "ca", "policy test CA")
-        _ca(work, "other-ca", "policy unrelated CA")
+        selfsigned_ca(work, "ca", "policy test CA")
+        selfsigned_ca(work, "other-ca", "policy unrelated CA")
+
+        def server(name, dns, ca, dates=None):
+            signed(work, name, dns[0], "server", ca, [("DNS", n) for n in dns], dates)
+
         for label, dns in sets.items():
-            _server(work, "s-" + label, dns, "ca")
-        _server(work, "expired", every, "ca", dates=("20200101000000Z", "20210101000000Z"))
-        _server(work, "untrusted", every, "other-ca")
+            server("s-" + label, dns, "ca")
+        server("expired", every, "ca", dates=("20200101000000Z", "20210101000000Z"))
+        server("untrusted", every, "other-ca")
 
         def keep(src, dst):
             with open(os.path.join(work, src), "rb") as f:
                 _write(os.path.join(d, dst), f.read())
             return os.path.join(d, dst)
 
-        pki = Pki(dir=d, ca=keep("ca.crt", "ca.pem"), ca_key=keep("ca.key", "ca.key"),
-                  other_ca=keep("other-ca.crt", "other-ca.pem"),
+        pki = Pki(dir=d, ca=keep("ca.pem", "ca.pem"), ca_key=keep("ca.key", "ca.key"),
+                  other_ca=keep("other-ca.pem", "other-ca.pem"),
                   other_ca_key=keep("other-ca.key", "other-ca.key"))
         for label in sets:
             pki.certs[label] = (keep("s-%s.crt" % label, label + ".crt"),

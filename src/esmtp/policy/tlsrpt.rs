@@ -131,7 +131,7 @@ const DETAIL_KEYS: [&str; 4] =
 
 /// A policy, its successful and failed sessions, and its distinct
 /// failure details with their counts.
-type PolicyTally = (Value, u64, u64, Vec<(Value, u64)>);
+type PolicyTally = (Value, u64, u64, Vec<(Vec<(String, Value)>, u64)>);
 
 impl Aggregate {
     /// Takes one result as the report callback gave it; false (and
@@ -179,7 +179,6 @@ impl Aggregate {
                     detail.push((k.to_owned(), v.clone()));
                 }
             }
-            let detail = Value::Obj(detail);
             match entry.3.iter_mut().find(|d| d.0 == detail) {
                 Some(d) => d.1 += 1,
                 None => entry.3.push((detail, 1)),
@@ -190,8 +189,7 @@ impl Aggregate {
             .map(|(policy, ok, failed, details)| {
                 let details = details
                     .into_iter()
-                    .map(|(d, n)| {
-                        let Value::Obj(mut m) = d else { unreachable!("details are objects") };
+                    .map(|(mut m, n)| {
                         // failed-session-count goes before the reason code,
                         // as in RFC 8460's example.
                         let at = m.iter().position(|(k, _)| k == "failure-reason-code").unwrap_or(m.len());

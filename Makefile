@@ -1,20 +1,36 @@
 # Builds the shared objects from the Rust static archive, installs them.
 #
-#   make            build target/lib/libesmtp.so.6.2.0, libopensmtpd.so.0.1.0
-#                   (+ symlinks)
-#   make deps       install the Debian packages the demo and tests use
-#   make demo       build, then send a message through a throwaway server
-#   make check      every test (README's test command)
-#   make install    PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
+#   make              build target/lib/libesmtp.so.6.2.0, libopensmtpd.so.0.1.0
+#                     (+ symlinks)
+#   make deps         install the Debian packages the tests use (tools/deps)
+#   make demo         build, then send a message through a throwaway server
+#   make check        every test (README's test command)
+#   make install      what `make` built: PREFIX=/usr/local DESTDIR= LIBDIR=
+#                     INCDIR= PKGDIR= FORCE=1 (see tools/install); never builds
+#   make install-strip  the same, stripped (DEBUGDIR=/usr/lib/debug keeps the
+#                     debug info, by build id)
+#   make uninstall    removes what install put there
+#
+#   RELR=             link without packed relative relocations (default: with
+#                     them where the linker and glibc support them)
+#   LAYOUT=default    link with the linker's own layout instead of the
+#                     hot-text script (same code, larger resident set)
 
 PREFIX  ?= /usr/local
-LIBDIR  ?= $(PREFIX)/lib
+# The multiarch directory where the system has one: in ld.so's search path
+# before /usr/lib on Debian (see README, "Replacing the system's libraries").
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch 2>/dev/null)
+LIBDIR  ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
 INCDIR  ?= $(PREFIX)/include
 PKGDIR  ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
+DEBUGDIR ?=
+FORCE   ?=
 CC      ?= cc
 CARGO   ?= cargo
 PYTHON  ?= /usr/bin/python3
+RELR    ?= $(shell sh tools/have-relr "$(CC)")
+LAYOUT  ?= hot
 
 OUT     := target/lib
 ARCHIVE := target/release/libmailcompat.a
@@ -30,30 +46,42 @@ OSMTPD_SONAME := libopensmtpd.so.0
 OSMTPD_MAP := src/opensmtpd/libopensmtpd.map
 OSMTPD_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(OSMTPD_MAP))
 
-.PHONY: all deps demo check install clean FORCE
+.PHONY: all deps demo check install install-strip uninstall clean FORCE
 all: $(OUT)/$(ESMTP_SO) $(OUT)/$(OSMTPD_SO)
 
 # Packed relative relocations (DT_RELR, glibc 2.36) instead of 24 bytes each,
-# and a link script for a small resident set (the kernel maps a fault's
-# whole 64 KiB neighbourhood): the system linker's default script with the
-# functions the benchmarks run first in .text and .rodata beside the
-# relocations (tools/layout.awk, bench/hot_sections.py).
-LDFLAGS_COMMON := -Wl,--gc-sections -Wl,-z,relro,-z,now -Wl,-z,pack-relative-relocs
+# where supported, and a link script for a small resident set (the kernel
+# maps a fault's whole 64 KiB neighbourhood): the system linker's default
+# script with the functions the benchmarks run first in .text and .rodata
+# beside the relocations (tools/layout.awk, bench/hot_sections.py).
+LDFLAGS_COMMON := -Wl,--gc-sections -Wl,-z,relro,-z,now $(RELR)
 
-target/ld/%.ld: src/%/hot-text.ld tools/layout.awk Makefile
+# The link flags as a file that changes only when they do, so that a
+# change of RELR or LAYOUT relinks.
+target/ld/flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LDFLAGS_COMMON) layout=$(LAYOUT)' | cmp -s - $@ || echo '$(LDFLAGS_COMMON) layout=$(LAYOUT)' > $@
+
+target/ld/%.ld: src/%/hot-text.ld tools/layout.awk target/ld/flags
 	@mkdir -p $(@D)
 	$(CC) -shared $(LDFLAGS_COMMON) -Wl,--verbose -o $(@D)/empty.so 2>/dev/null \
 	  | awk -v hot=$(CURDIR)/$< -f tools/layout.awk > $@.tmp
 	mv $@.tmp $@
 
+# The hot-text link script, unless LAYOUT=default.
+script = $(if $(filter hot,$(LAYOUT)),target/ld/$(1).ld)
+
+$(ARCHIVE): FORCE
+	@command -v $(CARGO) > /dev/null || { echo "cargo not found: Rust 1.85 or later is needed (https://rustup.rs; README, 'Building')"; exit 1; }
+	$(CARGO) build --release --locked
+
 # --no-as-needed keeps libssl/libcrypto NEEDED like the original's, so an
 # application's SSL * and ours are the same library's.
 # Cargo decides whether the archive is stale; linking again is cheap.
-$(OUT)/$(ESMTP_SO): target/ld/esmtp.ld FORCE
-	$(CARGO) build --release --locked
+$(OUT)/$(ESMTP_SO): $(ARCHIVE) $(call script,esmtp) target/ld/flags
 	@mkdir -p $(OUT)
 	$(CC) -shared -o $@ -Wl,-soname,$(ESMTP_SONAME) \
-	  -Wl,--version-script=$(ESMTP_MAP) $(LDFLAGS_COMMON) -Wl,-T,target/ld/esmtp.ld \
+	  -Wl,--version-script=$(ESMTP_MAP) $(LDFLAGS_COMMON) $(addprefix -Wl$(comma)-T$(comma),$(call script,esmtp)) \
 	  -Wl,-Map,target/ld/$(ESMTP_SO).map \
 	  $(addprefix -Wl$(comma)-u$(comma),$(ESMTP_EXPORTS)) \
 	  $(ARCHIVE) -Wl,--no-as-needed -lssl -lcrypto -Wl,--as-needed \
@@ -63,9 +91,10 @@ $(OUT)/$(ESMTP_SO): target/ld/esmtp.ld FORCE
 
 # libevent is NEEDED like the original's: filters add their own events to
 # its global base, which osmtpd_run dispatches.
-$(OUT)/$(OSMTPD_SO): $(OUT)/$(ESMTP_SO) target/ld/opensmtpd.ld
+$(OUT)/$(OSMTPD_SO): $(ARCHIVE) $(call script,opensmtpd) target/ld/flags
+	@mkdir -p $(OUT)
 	$(CC) -shared -o $@ -Wl,-soname,$(OSMTPD_SONAME) \
-	  -Wl,--version-script=$(OSMTPD_MAP) $(LDFLAGS_COMMON) -Wl,-T,target/ld/opensmtpd.ld \
+	  -Wl,--version-script=$(OSMTPD_MAP) $(LDFLAGS_COMMON) $(addprefix -Wl$(comma)-T$(comma),$(call script,opensmtpd)) \
 	  -Wl,-Map,target/ld/$(OSMTPD_SO).map \
 	  $(addprefix -Wl$(comma)-u$(comma),$(OSMTPD_EXPORTS)) \
 	  $(ARCHIVE) -Wl,--no-as-needed -levent -Wl,--as-needed \
@@ -76,26 +105,29 @@ $(OUT)/$(OSMTPD_SO): $(OUT)/$(ESMTP_SO) target/ld/opensmtpd.ld
 comma := ,
 
 deps:
-	bash tools/deps
+	bash tools/deps check
 
-demo: deps all
+demo:
+	bash tools/deps demo
+	$(MAKE) all
 	bash tools/demo
 
-check: deps all
+check:
+	bash tools/deps check
+	$(MAKE) all
 	bash tools/check
 
-install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR)
-	install -m 0755 $(OUT)/$(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SO)
-	ln -sf $(ESMTP_SO) $(DESTDIR)$(LIBDIR)/$(ESMTP_SONAME)
-	ln -sf $(ESMTP_SONAME) $(DESTDIR)$(LIBDIR)/libesmtp.so
-	install -m 0755 $(OUT)/$(OSMTPD_SO) $(DESTDIR)$(LIBDIR)/$(OSMTPD_SO)
-	ln -sf $(OSMTPD_SO) $(DESTDIR)$(LIBDIR)/$(OSMTPD_SONAME)
-	ln -sf $(OSMTPD_SONAME) $(DESTDIR)$(LIBDIR)/libopensmtpd.so
-	install -m 0644 include/libesmtp.h include/libesmtp-ext.h include/auth-client.h \
-	  include/opensmtpd.h $(DESTDIR)$(INCDIR)/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	  pkgconfig/libesmtp-1.0.pc.in > $(DESTDIR)$(PKGDIR)/libesmtp-1.0.pc
+INSTALL_VARS = PREFIX='$(PREFIX)' LIBDIR='$(LIBDIR)' INCDIR='$(INCDIR)' PKGDIR='$(PKGDIR)' \
+  DESTDIR='$(DESTDIR)' DEBUGDIR='$(DEBUGDIR)' FORCE='$(FORCE)'
+
+install:
+	$(INSTALL_VARS) bash tools/install install
+
+install-strip:
+	$(INSTALL_VARS) STRIP=1 bash tools/install install
+
+uninstall:
+	$(INSTALL_VARS) bash tools/install uninstall
 
 clean:
 	$(CARGO) clean

@@ -13,174 +13,174 @@ extern "C" {
 
 
 /*
- Event: one certificate of the chain the server presented, after the
- handshake and before any other check, from the top of the chain down
- to the server's own (depth 0). Arguments: `X509 *cert`, `int depth`, `int *ok`
- (default 1; set 0 to refuse the connection, which is then closed with
- QUIT), `SSL *ssl`. Sent only after [`smtp_tls_set_cert_events`].
+ * Event: one certificate of the chain the server presented, after the
+ * handshake and before any other check, from the top of the chain down
+ * to the server's own (depth 0). Arguments: `X509 *cert`, `int depth`, `int *ok`
+ * (default 1; set 0 to refuse the connection, which is then closed with
+ * QUIT), `SSL *ssl`. Sent only after `smtp_tls_set_cert_events`.
  */
 #define SMTP_EV_TLS_CERT 9000
 
 /*
- Event: a TLSRPT result (RFC 8460) for a connection attempt under a
- DANE or MTA-STS policy, or a policy failure met before connecting.
- Argument: `const char *json`, valid during the call.
+ * Event: a TLSRPT result (RFC 8460) for a connection attempt under a
+ * DANE or MTA-STS policy, or a policy failure met before connecting.
+ * Argument: `const char *json`, valid during the call.
  */
 #define SMTP_EV_TLSRPT 9001
 
 /*
- `smtp_errno()` when a TLS policy forbade delivery: no mail was sent.
+ * `smtp_errno()` when a TLS policy forbade delivery: no mail was sent.
  */
 #define SMTP_ERR_TLS_POLICY 100
 
 /*
- `enum smtp_tls_policy` for [`smtp_tls_set_policy`].
+ * `enum smtp_tls_policy` for `smtp_tls_set_policy`.
  */
 enum smtp_tls_policy {
   /*
-   libESMTP's behaviour, as `smtp_starttls_enable` sets it (the default).
+   * libESMTP's behaviour, as `smtp_starttls_enable` sets it (the default).
    */
   SMTP_TLS_POLICY_NONE = 0,
   /*
-   STARTTLS when the server offers it, certificates not checked, clear
-   text otherwise (RFC 7435). No DNS lookups, no reports.
+   * STARTTLS when the server offers it, certificates not checked, clear
+   * text otherwise (RFC 7435). No DNS lookups, no reports.
    */
   SMTP_TLS_POLICY_OPPORTUNISTIC = 1,
   /*
-   DANE (RFC 7672): when the host's addresses and its TLSA records at
-   `_port._tcp.host` are DNSSEC-validated, TLS is required and the
-   certificate must match a usable record; otherwise opportunistic.
+   * DANE (RFC 7672): when the host's addresses and its TLSA records at
+   * `_port._tcp.host` are DNSSEC-validated, TLS is required and the
+   * certificate must match a usable record; otherwise opportunistic.
    */
   SMTP_TLS_POLICY_DANE = 2,
   /*
-   MTA-STS (RFC 8461) of the policy domain: in enforce mode TLS is
-   required, the host must match the policy's mx patterns and its
-   certificate must chain to a trusted root and name the host.
+   * MTA-STS (RFC 8461) of the policy domain: in enforce mode TLS is
+   * required, the host must match the policy's mx patterns and its
+   * certificate must chain to a trusted root and name the host.
    */
   SMTP_TLS_POLICY_MTA_STS = 3,
   /*
-   DANE where the host publishes TLSA records, else MTA-STS (RFC 8461 §2).
+   * DANE where the host publishes TLSA records, else MTA-STS (RFC 8461 §2).
    */
   SMTP_TLS_POLICY_DANE_MTA_STS = 4,
 };
 
 /*
- TLSRPT results collected into one RFC 8460 report.
+ * TLSRPT results collected into one RFC 8460 report.
  */
 struct smtp_tlsrpt;
 
 /*
- Called with each TLSRPT result as JSON (the same text as
- `SMTP_EV_TLSRPT`), valid during the call.
+ * Called with each TLSRPT result as JSON (the same text as
+ * `SMTP_EV_TLSRPT`), valid during the call.
  */
 typedef void (*smtp_tlsrpt_cb_t)(smtp_session_t session, const char *json, void *arg);
 
 /*
- A handle on a report being collected.
+ * A handle on a report being collected.
  */
 typedef struct smtp_tlsrpt *smtp_tlsrpt_t;
 
 /*
- Implicit TLS (RFC 8314, usually port 465): with `on`, each connection of
- the session starts with a TLS handshake, before the server's greeting.
- The same certificate checks and events as for STARTTLS apply,
- `SMTP_EV_STARTTLS_OK` included; STARTTLS is then not used. Returns 1,
- or 0 with `SMTP_ERR_INVAL` for a NULL session.
-
- # Safety
- `session` must be null or a live session.
+ * Implicit TLS (RFC 8314, usually port 465): with `on`, each connection of
+ * the session starts with a TLS handshake, before the server's greeting.
+ * The same certificate checks and events as for STARTTLS apply,
+ * `SMTP_EV_STARTTLS_OK` included; STARTTLS is then not used. Returns 1,
+ * or 0 with `SMTP_ERR_INVAL` for a NULL session.
+ *
+ * Requirements:
+ * `session` must be null or a live session.
  */
 int smtp_tls_set_implicit(smtp_session_t session, int on);
 
 /*
- Chooses the session's TLS policy and the domain it is looked up for
- (the recipient domain, not the host connected to; NULL: the host).
- MTA-STS policies need a domain. Set before `smtp_start_session`.
- Returns 1, or 0 with `SMTP_ERR_INVAL` for a NULL session, an unknown
- policy, or MTA-STS without a usable domain.
-
- # Safety
- `session` must be null or a live session; `domain` null or a C string.
+ * Chooses the session's TLS policy and the domain it is looked up for
+ * (the recipient domain, not the host connected to; NULL: the host).
+ * MTA-STS policies need a domain. Set before `smtp_start_session`.
+ * Returns 1, or 0 with `SMTP_ERR_INVAL` for a NULL session, an unknown
+ * policy, or MTA-STS without a usable domain.
+ *
+ * Requirements:
+ * `session` must be null or a live session; `domain` null or a C string.
  */
 int smtp_tls_set_policy(smtp_session_t session, int policy, const char *domain);
 
 /*
- The resolvers the policies ask, as a comma- or space-separated list of
- `address[:port]` (IPv6 as `[addr]:port`); NULL returns to the default,
- the nameservers of /etc/resolv.conf. Their answers' AD bit is trusted,
- as Postfix and Exim trust it: list only validating resolvers reached
- over a trusted path, normally on loopback. Returns 1, or 0 with
- `SMTP_ERR_INVAL` for a NULL session or an address that cannot be parsed.
-
- # Safety
- `session` must be null or a live session; `servers` null or a C string.
+ * The resolvers the policies ask, as a comma- or space-separated list of
+ * `address[:port]` (IPv6 as `[addr]:port`); NULL returns to the default,
+ * the nameservers of /etc/resolv.conf. Their answers' AD bit is trusted,
+ * as Postfix and Exim trust it: list only validating resolvers reached
+ * over a trusted path, normally on loopback. Returns 1, or 0 with
+ * `SMTP_ERR_INVAL` for a NULL session or an address that cannot be parsed.
+ *
+ * Requirements:
+ * `session` must be null or a live session; `servers` null or a C string.
  */
 int smtp_tls_set_resolver(smtp_session_t session, const char *servers);
 
 /*
- Bounds each DNS question, and each MTA-STS policy fetch as a whole, to
- `ms` milliseconds (at least 100; default 15000). Returns the value
- stored, or 0 with `SMTP_ERR_INVAL` for a NULL session.
-
- # Safety
- `session` must be null or a live session.
+ * Bounds each DNS question, and each MTA-STS policy fetch as a whole, to
+ * `ms` milliseconds (at least 100; default 15000). Returns the value
+ * stored, or 0 with `SMTP_ERR_INVAL` for a NULL session.
+ *
+ * Requirements:
+ * `session` must be null or a live session.
  */
 long smtp_tls_set_policy_timeout(smtp_session_t session, long ms);
 
 /*
- The port MTA-STS policies are fetched from (default 443), for test
- beds and private deployments. Returns 1, or 0 with `SMTP_ERR_INVAL`
- for a NULL session or a port outside 1..65535.
-
- # Safety
- `session` must be null or a live session.
+ * The port MTA-STS policies are fetched from (default 443), for test
+ * beds and private deployments. Returns 1, or 0 with `SMTP_ERR_INVAL`
+ * for a NULL session or a port outside 1..65535.
+ *
+ * Requirements:
+ * `session` must be null or a live session.
  */
 int smtp_tls_set_sts_port(smtp_session_t session, int port);
 
 /*
- Sets (or with NULL clears) the TLSRPT callback. Returns 1, or 0 with
- `SMTP_ERR_INVAL` for a NULL session.
-
- # Safety
- `session` must be null or a live session; `cb` must stay callable while
- the session runs.
+ * Sets (or with NULL clears) the TLSRPT callback. Returns 1, or 0 with
+ * `SMTP_ERR_INVAL` for a NULL session.
+ *
+ * Requirements:
+ * `session` must be null or a live session; `cb` must stay callable while
+ * the session runs.
  */
 int smtp_tls_set_report_cb(smtp_session_t session, smtp_tlsrpt_cb_t cb, void *arg);
 
 /*
- With `on`, `SMTP_EV_TLS_CERT` reports each certificate of the server's
- chain (off by default, so programs written for libESMTP never see an
- event number they do not know). Returns 1, or 0 with `SMTP_ERR_INVAL`
- for a NULL session.
-
- # Safety
- `session` must be null or a live session.
+ * With `on`, `SMTP_EV_TLS_CERT` reports each certificate of the server's
+ * chain (off by default, so programs written for libESMTP never see an
+ * event number they do not know). Returns 1, or 0 with `SMTP_ERR_INVAL`
+ * for a NULL session.
+ *
+ * Requirements:
+ * `session` must be null or a live session.
  */
 int smtp_tls_set_cert_events(smtp_session_t session, int on);
 
 /*
- A new, empty collection of TLSRPT results; NULL if out of memory.
+ * A new, empty collection of TLSRPT results; NULL if out of memory.
  */
 smtp_tlsrpt_t smtp_tlsrpt_new(void);
 
 /*
- Adds one result, as given to the TLSRPT callback or event. Returns 1,
- or 0 with `SMTP_ERR_INVAL` for NULL arguments or text that is not such
- a result.
-
- # Safety
- `report` must be null or from `smtp_tlsrpt_new`; `json` null or a C string.
+ * Adds one result, as given to the TLSRPT callback or event. Returns 1,
+ * or 0 with `SMTP_ERR_INVAL` for NULL arguments or text that is not such
+ * a result.
+ *
+ * Requirements:
+ * `report` must be null or from `smtp_tlsrpt_new`; `json` null or a C string.
  */
 int smtp_tlsrpt_add(smtp_tlsrpt_t report, const char *json);
 
 /*
- The RFC 8460 report document (JSON) over the results whose `epoch` is
- in `[start, end)`, grouped by policy with success and failure counts
- and failure details. The string is the caller's, to release with
- `free()`. NULL with `SMTP_ERR_INVAL` for NULL arguments.
-
- # Safety
- `report` must be null or from `smtp_tlsrpt_new`; the strings null or C strings.
+ * The RFC 8460 report document (JSON) over the results whose `epoch` is
+ * in `[start, end)`, grouped by policy with success and failure counts
+ * and failure details. The string is the caller's, to release with
+ * `free()`. NULL with `SMTP_ERR_INVAL` for NULL arguments.
+ *
+ * Requirements:
+ * `report` must be null or from `smtp_tlsrpt_new`; the strings null or C strings.
  */
 char *smtp_tlsrpt_report(smtp_tlsrpt_t report,
                          const char *organization,
@@ -190,10 +190,10 @@ char *smtp_tlsrpt_report(smtp_tlsrpt_t report,
                          long end);
 
 /*
- Releases a report collection; NULL is ignored.
-
- # Safety
- `report` must be null or from `smtp_tlsrpt_new`, not yet destroyed.
+ * Releases a report collection; NULL is ignored.
+ *
+ * Requirements:
+ * `report` must be null or from `smtp_tlsrpt_new`, not yet destroyed.
  */
 void smtp_tlsrpt_destroy(smtp_tlsrpt_t report);
 

@@ -29,7 +29,10 @@ FORCE   ?=
 CC      ?= cc
 CARGO   ?= cargo
 PYTHON  ?= /usr/bin/python3
-RELR    ?= $(shell sh tools/have-relr "$(CC)")
+# Decided once, and only by the targets that link.
+ifeq ($(origin RELR),undefined)
+RELR = $(eval RELR := $(shell sh tools/have-relr "$(CC)"))$(RELR)
+endif
 LAYOUT  ?= hot
 
 OUT     := target/lib
@@ -54,7 +57,7 @@ all: $(OUT)/$(ESMTP_SO) $(OUT)/$(OSMTPD_SO)
 # maps a fault's whole 64 KiB neighbourhood): the system linker's default
 # script with the functions the benchmarks run first in .text and .rodata
 # beside the relocations (tools/layout.awk, bench/hot_sections.py).
-LDFLAGS_COMMON := -Wl,--gc-sections -Wl,-z,relro,-z,now $(RELR)
+LDFLAGS_COMMON = -Wl,--gc-sections -Wl,-z,relro,-z,now $(RELR)
 
 # The link flags as a file that changes only when they do, so that a
 # change of RELR or LAYOUT relinks.

@@ -24,14 +24,17 @@ BEGIN {
 /^=====/ { inside = !inside; next }
 !inside { next }
 /^ *\.rodata +:/ { sub(/\.rodata /, ".rodata.cold "); print; next }
-{ print }
-/^ *\.relr\.dyn +:/ {
+# The first page alignment starts the text segment (-z separate-code), after
+# the relocations (.relr.dyn last, where the linker has it): .rodata goes
+# just before it, still in the first, read-only segment.
+!moved && /^ *\. = ALIGN\(CONSTANT \(MAXPAGESIZE\)\);/ {
     print "  .rodata         :"
     print "  {"
     print "    *(.rodata .rodata.str* .rodata.cst* .rodata..L* .rodata.anon.* .gnu.linkonce.r.*)" tables
     print "  }"
     moved = 1
 }
+{ print }
 /^ *\.text +:/ { text = 1; next }
 text && /^ *\{/ { print "    INCLUDE " hot; text = 0; included = 1 }
 END {

@@ -49,7 +49,7 @@ OSMTPD_SONAME := libopensmtpd.so.0
 OSMTPD_MAP := src/opensmtpd/libopensmtpd.map
 OSMTPD_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(OSMTPD_MAP))
 
-.PHONY: all deps demo check install install-strip uninstall clean FORCE
+.PHONY: all deps demo check install install-strip uninstall clean always
 all: $(OUT)/$(ESMTP_SO) $(OUT)/$(OSMTPD_SO)
 
 # Packed relative relocations (DT_RELR, glibc 2.36) instead of 24 bytes each,
@@ -61,7 +61,7 @@ LDFLAGS_COMMON = -Wl,--gc-sections -Wl,-z,relro,-z,now $(RELR)
 
 # The link flags as a file that changes only when they do, so that a
 # change of RELR or LAYOUT relinks.
-target/ld/flags: FORCE
+target/ld/flags: always
 	@mkdir -p $(@D)
 	@echo '$(LDFLAGS_COMMON) layout=$(LAYOUT)' | cmp -s - $@ || echo '$(LDFLAGS_COMMON) layout=$(LAYOUT)' > $@
 
@@ -74,7 +74,7 @@ target/ld/%.ld: src/%/hot-text.ld tools/layout.awk target/ld/flags
 # The hot-text link script, unless LAYOUT=default.
 script = $(if $(filter hot,$(LAYOUT)),target/ld/$(1).ld)
 
-$(ARCHIVE): FORCE
+$(ARCHIVE): always
 	@command -v $(CARGO) > /dev/null || { echo "cargo not found: Rust 1.85 or later is needed (https://rustup.rs; README, 'Building')"; exit 1; }
 	$(CARGO) build --release --locked
 

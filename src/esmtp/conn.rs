@@ -429,6 +429,26 @@ impl Conn {
         })
     }
 
+    /// Whether the server has sent bytes not read yet: in our buffer, in
+    /// OpenSSL's decrypted records, or (in clear) in the socket's receive
+    /// queue. Asked when every awaited reply has been read, a yes is a
+    /// reply nobody asked for. Does not wait; a close is not unread data.
+    pub fn has_unread(&self) -> bool {
+        if self.rpos < self.rbuf.len() {
+            return true;
+        }
+        match &self.io {
+            Io::Plain(s) => {
+                let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+                matches!(s.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT), Ok(n) if n > 0)
+            }
+            // Undecrypted records may be TLS 1.3 session tickets, which are
+            // no reply: only what OpenSSL has already decrypted counts.
+            Io::Tls(t) => t.ssl().pending() > 0,
+            Io::Gone => false,
+        }
+    }
+
     /// Whether the conversation is encrypted.
     pub fn is_tls(&self) -> bool {
         matches!(self.io, Io::Tls(_))

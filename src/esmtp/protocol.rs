@@ -42,6 +42,24 @@ pub enum Stop {
     Quit,
     /// Close at once (the connection is unusable).
     Drop,
+    /// The server broke the protocol: a malformed reply, a reply of the
+    /// wrong kind for its command, or a reply nobody asked for. Replies may
+    /// have shifted, so no reply of the transactions under way can be
+    /// trusted: their statuses become `PROTOCOL_ERROR`, then QUIT.
+    Violation,
+}
+
+/// The status given to a reply that broke the protocol, and to every status
+/// of a transaction under way when the server did: never 2xx, transient
+/// (the recipients stay incomplete, so a later `smtp_start_session` tries
+/// again), with RFC 3463's "other or undefined protocol status". The text
+/// says it was this client's verdict, not the server's words.
+pub const PROTOCOL_ERROR: (i32, &[u8], [i32; 3]) =
+    (451, b"protocol error: the server's reply was malformed or out of sequence (client)\r\n", [4, 5, 0]);
+
+fn set_protocol_error(slot: &StatusCell) {
+    let (code, text, enh) = PROTOCOL_ERROR;
+    slot.set(code, Some(text), enh);
 }
 
 /// How a transaction ended, deciding what precedes the next MAIL.
@@ -196,6 +214,7 @@ fn run_on(
             fallback: false,
             opts,
             pending_final: None,
+            in_flight: None,
             authenticated: false,
             plan,
         };
@@ -221,13 +240,20 @@ struct Engine<'a> {
     /// A message whose end-of-data reply has not been read yet: with
     /// PIPELINING it travels with the next command group.
     pending_final: Option<&'a Message>,
+    /// The message whose transaction is under way, with its recipients in
+    /// this transaction, until its end-of-data reply is read or handed over
+    /// to `pending_final`.
+    in_flight: Option<(&'a Message, Vec<&'a Recipient>)>,
     authenticated: bool,
     /// The session's TLS policy, if it has one.
     plan: Option<&'a Plan>,
 }
 
-/// Reads one reply on `conn`. A failure records its error code and leaves
-/// the partial code, without text, in `slot`, as libESMTP does.
+/// Reads one reply on `conn`. A failure records its error code; `slot` is
+/// left alone when the server stalled before replying and gets code 0
+/// without text when it closed before replying, as in libESMTP. A reply
+/// that was received but is malformed gets `PROTOCOL_ERROR`: libESMTP left
+/// the digits read (`250` from `250x`), which looked like an acceptance.
 fn reply_on(
     conn: &mut Conn,
     sink: Option<&dyn EventSink>,
@@ -245,13 +271,15 @@ fn reply_on(
         }
         Err(f) => {
             set_error(f.error.code());
-            // libESMTP notices a stall before it starts reading a reply and
-            // leaves the status alone; other failures leave what was parsed.
-            let stalled = conn.failure() == Some(IoFailure::Timeout) && f.code == 0;
-            if let (Some(slot), false) = (slot, stalled) {
-                slot.set(f.code, None, f.enh);
+            let nothing = f.code == 0 && f.error == ReplyError::Dropped;
+            let stalled = nothing && conn.failure() == Some(IoFailure::Timeout);
+            match slot {
+                Some(_) if stalled => {}
+                Some(slot) if nothing => slot.set(0, None, [0; 3]),
+                Some(slot) => set_protocol_error(slot),
+                None => {}
             }
-            Err(if conn.failure().is_some() { Stop::Drop } else { Stop::Quit })
+            Err(if conn.failure().is_some() { Stop::Drop } else { Stop::Violation })
         }
     }
 }
@@ -275,9 +303,52 @@ impl<'a> Engine<'a> {
         reply_on(&mut self.conn, self.sink, self.ext.enhanced_status_codes, false, Some(slot))
     }
 
-    /// Reads a reply nobody needs (RSET, XUSR).
+    /// Reads a reply nobody needs (RSET, XUSR); it must still be one that
+    /// command can have.
     fn discard_reply(&mut self) -> Result<(), Stop> {
-        self.reply(false).map(|_| ())
+        let r = self.reply(false)?;
+        self.expect(&r, &[2, 4, 5])
+    }
+
+    /// A well-formed reply whose class its command cannot have (a 354 to
+    /// RCPT, a 2xx to DATA) is a reply to some other command: the replies
+    /// have shifted.
+    fn expect(&self, r: &Reply, classes: &[i32]) -> Result<(), Stop> {
+        if classes.contains(&r.class()) {
+            Ok(())
+        } else {
+            set_error(error::ERR_INVALID_RESPONSE_STATUS);
+            Err(Stop::Violation)
+        }
+    }
+
+    /// Bytes the server sent that no command asked for, found when every
+    /// awaited reply has been read: a surplus reply, which would otherwise
+    /// be taken for the answer to the next command.
+    fn no_surplus(&mut self) -> Result<(), Stop> {
+        if self.conn.has_unread() {
+            set_error(error::ERR_INVALID_RESPONSE_STATUS);
+            return Err(Stop::Violation);
+        }
+        Ok(())
+    }
+
+    /// After a violation, nothing read for the transactions under way can
+    /// be trusted: their statuses say so, and their recipients stay
+    /// incomplete. Events are those of a dropped connection: no
+    /// MESSAGESENT for them.
+    fn void_in_flight(&mut self) {
+        if let Some(msg) = self.pending_final.take() {
+            set_protocol_error(&msg.message_status);
+        }
+        if let Some((msg, rcpts)) = self.in_flight.take() {
+            set_protocol_error(&msg.reverse_path_status);
+            set_protocol_error(&msg.message_status);
+            for r in rcpts {
+                set_protocol_error(&r.status);
+                r.complete.set(false);
+            }
+        }
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Stop> {
@@ -297,7 +368,12 @@ impl<'a> Engine<'a> {
             },
             Err(stop) => stop,
         };
-        if stop == Stop::Quit {
+        // A dropped connection leaves the statuses as libESMTP did: each
+        // was a well-formed reply of its kind, and none says delivered.
+        if stop == Stop::Violation {
+            self.void_in_flight();
+        }
+        if stop != Stop::Drop {
             self.quit();
         }
         self.fallback
@@ -307,10 +383,14 @@ impl<'a> Engine<'a> {
         if self.write(b"QUIT\r\n").is_err() {
             return;
         }
-        if let Some(msg) = self.pending_final.take() {
-            if self.final_reply(msg).is_err() {
+        if let Some(msg) = self.pending_final {
+            if let Err(stop) = self.final_reply(msg) {
+                if stop == Stop::Violation {
+                    self.void_in_flight();
+                }
                 return;
             }
+            self.pending_final = None;
         }
         // Only a dropped connection is worth reporting after QUIT.
         let opts = ReplyOptions { enhanced: false, collect_extra: false };
@@ -339,6 +419,7 @@ impl<'a> Engine<'a> {
             self.fallback = true;
             return Err(if matches!(greeting.class(), 4 | 5) { Stop::Quit } else { Stop::Drop });
         }
+        self.no_surplus()?;
         self.ehlo()
     }
 
@@ -350,6 +431,7 @@ impl<'a> Engine<'a> {
         match ehlo.class() {
             2 => {
                 self.ext = Extensions::parse(ehlo.extra.iter().map(Vec::as_slice));
+                self.no_surplus()?;
                 self.after_ehlo()
             }
             4 => {
@@ -493,7 +575,7 @@ impl<'a> Engine<'a> {
             match reply.code {
                 200..=299 => {
                     self.authenticated = true;
-                    return Ok(());
+                    return self.no_surplus();
                 }
                 // 421: the server is closing the connection anyway.
                 421 | 534 | 538 => return Err(Stop::Quit),
@@ -712,6 +794,11 @@ impl<'a> Engine<'a> {
     fn transaction(&mut self, msg: &'a Message, needs_reset: bool) -> Result<TxnEnd, Stop> {
         let pipe = self.ext.pipelining;
         let rcpts: Vec<&Recipient> = msg.recipients.iter().filter(|r| !r.complete.get()).collect();
+        if self.pending_final.is_none() {
+            // Every reply asked for so far has been read.
+            self.no_surplus()?;
+        }
+        self.in_flight = Some((msg, rcpts.clone()));
         let mut discards = 0;
         if needs_reset {
             self.write(b"RSET\r\n")?;
@@ -743,17 +830,21 @@ impl<'a> Engine<'a> {
                 data_sent = true;
             }
         }
-        if let Some(prev) = self.pending_final.take() {
+        if let Some(prev) = self.pending_final {
             self.final_reply(prev)?;
+            self.pending_final = None;
         }
         self.set_timeout(TimeoutKind::Envelope);
         for _ in 0..discards {
             self.discard_reply()?;
         }
         let r = self.reply_into(&msg.reverse_path_status)?;
+        self.expect(&r, &[2, 4, 5])?;
         self.event(Event::MailStatus(msg), 0);
         if r.class() != 2 {
-            return self.after_refused_mail(rcpts.len(), data_sent);
+            let end = self.after_refused_mail(rcpts.len(), data_sent)?;
+            self.in_flight = None;
+            return Ok(end);
         }
         let (mut valid, mut failed) = (0usize, 0usize);
         for rcpt in &rcpts {
@@ -761,6 +852,7 @@ impl<'a> Engine<'a> {
                 self.write(&rcpt_command(rcpt, &self.ext))?;
             }
             let r = self.reply_into(&rcpt.status)?;
+            self.expect(&r, &[2, 4, 5])?;
             if r.class() == 2 {
                 valid += 1;
             } else {
@@ -773,10 +865,13 @@ impl<'a> Engine<'a> {
         }
         if require_all && failed > 0 {
             msg.message_status.reset();
+            self.in_flight = None;
             return Ok(TxnEnd::NeedsReset);
         }
         if bdat {
-            return self.bdat(msg);
+            let end = self.bdat(msg)?;
+            self.in_flight = None;
+            return Ok(end);
         }
         if !data_sent {
             self.write(b"DATA\r\n")?;
@@ -784,17 +879,21 @@ impl<'a> Engine<'a> {
         self.set_timeout(TimeoutKind::Data);
         let r = self.reply_into(&msg.message_status)?;
         match r.class() {
-            3 => {}
+            3 if r.code == 354 => {}
             4 | 5 => {
                 self.event(Event::MessageSent(msg), 0);
+                self.in_flight = None;
                 return Ok(TxnEnd::NeedsReset);
             }
+            // A 2xx (or another 3xx) to DATA answers some other command;
+            // libESMTP kept the 250 as the message's status.
             _ => {
                 set_error(error::ERR_INVALID_RESPONSE_STATUS);
-                self.event(Event::MessageSent(msg), 0);
-                return Err(Stop::Quit);
+                return Err(Stop::Violation);
             }
         }
+        // DATA was the last command sent: anything more now is surplus.
+        self.no_surplus()?;
         if valid == 0 {
             // The server accepted DATA without recipients; end it at once.
             self.write(b".\r\n")?;
@@ -820,9 +919,12 @@ impl<'a> Engine<'a> {
         }
         if pipe {
             self.pending_final = Some(msg);
+            self.in_flight = None;
             return Ok(TxnEnd::Clean);
         }
-        Ok(if self.final_reply(msg)? == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })
+        let class = self.final_reply(msg)?;
+        self.in_flight = None;
+        Ok(if class == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })
     }
 
     /// Records why a transfer failed; the connection cannot be reused
@@ -848,21 +950,23 @@ impl<'a> Engine<'a> {
         }
         if data_sent {
             let r = self.reply(false)?;
-            if r.class() == 3 {
+            if r.code == 354 {
                 // A server that opened DATA without a sender: close it.
                 self.write(b".\r\n")?;
                 self.discard_reply()?;
                 return Ok(TxnEnd::NeedsReset);
             }
+            self.expect(&r, &[4, 5])?;
         }
         Ok(TxnEnd::Clean)
     }
 
     /// Reads the end-of-data reply and settles the recipients; returns the
-    /// reply class.
+    /// reply class. Only a well-formed 2xx here makes the message delivered.
     fn final_reply(&mut self, msg: &Message) -> Result<i32, Stop> {
         self.set_timeout(TimeoutKind::Data2);
         let r = self.reply_into(&msg.message_status)?;
+        self.expect(&r, &[2, 4, 5])?;
         self.settle(msg, r.class());
         self.event(Event::MessageSent(msg), 0);
         Ok(r.class())
@@ -890,33 +994,43 @@ impl<'a> Engine<'a> {
             monitor_headers: self.sess.monitor_headers.get(),
         };
         let view = MessageView::new(msg, self.localhost);
-        // The first refused chunk decides the outcome, and its reply stays in
-        // the message status (libESMTP let a later 250 overwrite a refusal).
-        let mut refused: Option<i32> = None;
-        let chunk_reply = |conn: &mut Conn, refused: &mut Option<i32>| -> Result<(), TransferError> {
-            let slot = refused.is_none().then_some(&msg.message_status);
+        // The message's status is the first refusal, else the reply to
+        // BDAT LAST: a 250 to a chunk before it says nothing about the
+        // message (libESMTP let a later 250 overwrite a refusal, and kept a
+        // chunk's 250 when LAST's reply never came).
+        msg.message_status.reset();
+        let chunk_reply = |conn: &mut Conn, refused: &mut bool, last: bool| -> Result<(), TransferError> {
+            let slot = (last && !*refused).then_some(&msg.message_status);
             let r = reply_on(conn, sink, enhanced, false, slot).map_err(TransferError::Reply)?;
-            if r.class() != 2 && refused.is_none() {
-                *refused = Some(r.class());
+            if !matches!(r.class(), 2 | 4 | 5) {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                return Err(TransferError::Reply(Stop::Violation));
+            }
+            if r.class() != 2 && !*refused {
+                *refused = true;
+                msg.message_status.set(r.code, Some(&r.text), r.enh);
             }
             Ok(())
         };
+        let mut refused = false;
         let mut outstanding = 0usize;
         let sent = send_bdat(&mut self.conn, msg, &view, &hooks, self.ext.xexch50, |conn| {
             if pipe {
                 outstanding += 1;
                 return Ok(true);
             }
-            chunk_reply(conn, &mut refused)?;
-            Ok(refused.is_none())
+            chunk_reply(conn, &mut refused, false)?;
+            Ok(!refused)
         });
         // Everything after the transfer is monitored again (libESMTP 1.1.0
         // left the monitor off for the rest of the session).
         self.conn.monitor_enabled(true);
-        let mut result = sent.map(|last_sent| outstanding + last_sent as usize);
-        if let Ok(pending) = result {
+        let mut result = sent.map(|last_sent| (outstanding + last_sent as usize, last_sent));
+        if let Ok((pending, last_sent)) = result {
             self.set_timeout(TimeoutKind::Data2);
-            result = (0..pending).try_for_each(|_| chunk_reply(&mut self.conn, &mut refused)).map(|()| 0);
+            result = (0..pending)
+                .try_for_each(|i| chunk_reply(&mut self.conn, &mut refused, last_sent && i + 1 == pending))
+                .map(|()| (0, last_sent));
         }
         if let Err(e) = result {
             if let TransferError::Reply(stop) = e {
@@ -929,17 +1043,10 @@ impl<'a> Engine<'a> {
             }
             return Err(self.transfer_error(e));
         }
-        let class = refused.unwrap_or(2);
+        let class = if refused { msg.message_status.code() / 100 } else { 2 };
         self.settle(msg, class);
         self.event(Event::MessageSent(msg), 0);
-        match class {
-            2 => Ok(TxnEnd::Clean),
-            4 | 5 => Ok(TxnEnd::NeedsReset),
-            _ => {
-                set_error(error::ERR_INVALID_RESPONSE_STATUS);
-                Err(Stop::Quit)
-            }
-        }
+        Ok(if class == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })
     }
 }
 

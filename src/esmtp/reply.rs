@@ -55,24 +55,41 @@ pub struct ReplyOptions {
 }
 
 /// A parsed line prefix: code, whether more lines follow, and the offset
-/// where the text after the separator starts. Like libESMTP (strtol), any
-/// run of digits is a code; class 6 replies and such are the caller's to
-/// judge. On failure the error carries the digits' value, which libESMTP
-/// leaves in the status.
+/// where the text after the separator starts. RFC 5321 §4.2: exactly three
+/// digits, the first 2 to 5 and the second 0 to 5, then SP, `-` or the line
+/// end. libESMTP took any run of digits (`600`, `25`, `2500`); a reply that
+/// breaks the grammar is a protocol violation here, never a status. On
+/// failure the error carries the digits' value, which tells a read that
+/// received nothing from one that received garbage.
 fn parse_code(line: &[u8]) -> Result<(i32, bool, usize), (ReplyError, i32)> {
     let digits = line.iter().take(9).take_while(|c| c.is_ascii_digit()).count();
     let code = line[..digits].iter().fold(0i32, |n, &c| n * 10 + (c - b'0') as i32);
-    if digits == 0 {
-        return Err((ReplyError::Syntax, 0));
+    if digits != 3 || !(2..=5).contains(&(code / 100)) || code / 10 % 10 > 5 {
+        return Err((ReplyError::Syntax, code));
     }
     match line.get(digits) {
         Some(b' ') => Ok((code, false, digits + 1)),
         Some(b'-') => Ok((code, true, digits + 1)),
         // A bare code ending the line is legal in RFC 5321 ("250\r\n");
         // libESMTP 1.1.0 rejected it.
-        Some(b'\r') | Some(b'\n') if digits == 3 => Ok((code, false, digits)),
+        Some(b'\r') => Ok((code, false, digits)),
         _ => Err((ReplyError::Syntax, code)),
     }
+}
+
+/// A reply line's end and text (RFC 5321 §4.2: CRLF, and `textstring`:
+/// HT and printable ASCII; bytes from 0x80 are let through for SMTPUTF8
+/// servers). A bare LF, a CR inside the line, NUL or another control byte
+/// makes the reply malformed: a reply that cannot be trusted to be the one
+/// it seems to be.
+fn check_line(line: &[u8]) -> Result<(), ReplyError> {
+    let Some(body) = line.strip_suffix(b"\r\n") else {
+        return Err(if line.last() == Some(&b'\n') { ReplyError::Syntax } else { ReplyError::Unterminated });
+    };
+    if body.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+        return Err(ReplyError::Syntax);
+    }
+    Ok(())
 }
 
 /// `d.d.d` at the start of `s`: the triplet and the bytes consumed.
@@ -149,6 +166,7 @@ fn read_reply_inner(
         e
     })?;
     partial.code = code;
+    check_line(line)?;
     let mut reply = Reply { code, ..Reply::default() };
     let mut want_enh = opts.enhanced && matches!(code / 100, 2 | 4 | 5);
     let mut rest = &line[off..];
@@ -179,6 +197,7 @@ fn read_reply_inner(
             Err((_, c)) if c != code => return Err(ReplyError::Mismatch),
             Err((e, _)) => return Err(e),
         };
+        check_line(line)?;
         more = m;
         let mut rest = &line[off..];
         if want_enh {
@@ -189,9 +208,6 @@ fn read_reply_inner(
             rest = &rest[n..];
         }
         let rest = skip_blanks(rest);
-        if rest.last() != Some(&b'\n') {
-            return Err(ReplyError::Unterminated);
-        }
         if opts.collect_extra {
             reply.extra.push(rest.to_vec());
         } else {
@@ -252,10 +268,29 @@ mod tests {
         assert_eq!(parse(b"250-a\r\n250 b", false), Err(ReplyError::Unterminated));
         assert_eq!(parse(b"hello\r\n", false), Err(ReplyError::Syntax));
         assert_eq!(parse(b"250\tok\r\n", false), Err(ReplyError::Syntax));
-        assert_eq!(parse(b"600 what\r\n", false).unwrap().code, 600);
+        assert_eq!(parse(b"250x\r\n", false), Err(ReplyError::Syntax));
         let long: Vec<u8> =
             (0..200).flat_map(|_| b"250-0123456789012345678901234567890\r\n".to_vec()).collect();
         assert_eq!(parse(&long, false), Err(ReplyError::Unterminated));
+    }
+
+    #[test]
+    fn only_rfc5321_codes() {
+        for bad in [&b"600 what\r\n"[..], b"150 hmm\r\n", b"25 ok\r\n", b"2500 ok\r\n", b"260 ok\r\n"] {
+            assert_eq!(parse(bad, false), Err(ReplyError::Syntax), "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse(b"554 no\r\n", false).unwrap().code, 554);
+    }
+
+    #[test]
+    fn lines_end_in_crlf_and_hold_text() {
+        assert_eq!(parse(b"250 ok\n", false), Err(ReplyError::Syntax));
+        assert_eq!(parse(b"250-a\r\n250 b\n", false), Err(ReplyError::Syntax));
+        assert_eq!(parse(b"250 ok", false), Err(ReplyError::Unterminated));
+        assert_eq!(parse(b"250 o\0k\r\n", false), Err(ReplyError::Syntax));
+        assert_eq!(parse(b"250 o\rk\r\n", false), Err(ReplyError::Syntax));
+        assert_eq!(parse(b"250-a\r\n250 b\x1b[2J\r\n", false), Err(ReplyError::Syntax));
+        assert_eq!(parse(b"250 tab\there \xc3\xa9\r\n", false).unwrap().text, b"tab\there \xc3\xa9\r\n");
     }
 
     #[test]

@@ -215,6 +215,7 @@ fn run_on(
             opts,
             pending_final: None,
             in_flight: None,
+            unconfirmed: None,
             authenticated: false,
             plan,
         };
@@ -244,6 +245,11 @@ struct Engine<'a> {
     /// this transaction, until its end-of-data reply is read or handed over
     /// to `pending_final`.
     in_flight: Option<(&'a Message, Vec<&'a Recipient>)>,
+    /// A message whose final 2xx has been read but not yet shown to be the
+    /// reply to its dot: that needs the next replies to fit their commands
+    /// or the connection to be quiet. A surplus reply sent with the dot's
+    /// (`250` then `554`) is otherwise read as the dot's.
+    unconfirmed: Option<&'a Message>,
     authenticated: bool,
     /// The session's TLS policy, if it has one.
     plan: Option<&'a Plan>,
@@ -330,6 +336,7 @@ impl<'a> Engine<'a> {
             set_error(error::ERR_INVALID_RESPONSE_STATUS);
             return Err(Stop::Violation);
         }
+        self.unconfirmed = None;
         Ok(())
     }
 
@@ -338,6 +345,12 @@ impl<'a> Engine<'a> {
     /// incomplete. Events are those of a dropped connection: no
     /// MESSAGESENT for them.
     fn void_in_flight(&mut self) {
+        if let Some(msg) = self.unconfirmed.take() {
+            set_protocol_error(&msg.message_status);
+            for r in msg.recipients.iter() {
+                r.complete.set(false);
+            }
+        }
         if let Some(msg) = self.pending_final.take() {
             set_protocol_error(&msg.message_status);
         }
@@ -380,6 +393,15 @@ impl<'a> Engine<'a> {
     }
 
     fn quit(&mut self) {
+        if self.pending_final.is_none() && self.unconfirmed.is_some() {
+            // Nothing is awaited: more after the last final reply means that
+            // reply may have been a surplus one; nothing confirms it.
+            if self.conn.has_unread() {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                self.void_in_flight();
+            }
+            self.unconfirmed = None;
+        }
         if self.write(b"QUIT\r\n").is_err() {
             return;
         }
@@ -392,10 +414,20 @@ impl<'a> Engine<'a> {
             }
             self.pending_final = None;
         }
-        // Only a dropped connection is worth reporting after QUIT.
+        // Only a dropped connection is worth reporting after QUIT; a reply
+        // that is not QUIT's, or more than one, shows the replies had
+        // shifted onto the last final reply.
         let opts = ReplyOptions { enhanced: false, collect_extra: false };
-        if read_reply(&mut self.conn, &opts, || false).is_err_and(|f| f.error == ReplyError::Dropped) {
-            set_error(error::ERR_DROPPED_CONNECTION);
+        match read_reply(&mut self.conn, &opts, || false) {
+            Err(f) if f.error == ReplyError::Dropped && f.code == 0 => {
+                set_error(error::ERR_DROPPED_CONNECTION)
+            }
+            Ok(r) if r.class() == 2 && !(self.unconfirmed.is_some() && self.conn.has_unread()) => {}
+            _ if self.unconfirmed.is_some() => {
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                self.void_in_flight();
+            }
+            _ => {}
         }
     }
 
@@ -963,10 +995,13 @@ impl<'a> Engine<'a> {
 
     /// Reads the end-of-data reply and settles the recipients; returns the
     /// reply class. Only a well-formed 2xx here makes the message delivered.
-    fn final_reply(&mut self, msg: &Message) -> Result<i32, Stop> {
+    fn final_reply(&mut self, msg: &'a Message) -> Result<i32, Stop> {
         self.set_timeout(TimeoutKind::Data2);
         let r = self.reply_into(&msg.message_status)?;
         self.expect(&r, &[2, 4, 5])?;
+        if r.class() == 2 {
+            self.unconfirmed = Some(msg);
+        }
         self.settle(msg, r.class());
         self.event(Event::MessageSent(msg), 0);
         Ok(r.class())
@@ -1044,6 +1079,9 @@ impl<'a> Engine<'a> {
             return Err(self.transfer_error(e));
         }
         let class = if refused { msg.message_status.code() / 100 } else { 2 };
+        if class == 2 {
+            self.unconfirmed = Some(msg);
+        }
         self.settle(msg, class);
         self.event(Event::MessageSent(msg), 0);
         Ok(if class == 2 { TxnEnd::Clean } else { TxnEnd::NeedsReset })

@@ -596,7 +596,30 @@ def c_app_required_kept(bed, client):
     not_delivered(bed, before)
 
 
+def c_dane_app_context_untouched(bed, client):
+    # DANE with the application's own SSL_CTX: the connection is
+    # authenticated, and the context the application lent us is not
+    # DANE-enabled afterwards (nor changed for its other threads).
+    n = bed.servers["good"].count()
+    lines = run_client(bed, client, "mx.dane-ok.test", "good", "dane", "dane-ok.test",
+                       ["--app-ctx", bed.pki.ca, "--sessions", "2"])
+    outs = [x for x in lines if "outcome" in x]
+    expect(len(outs) == 2 and all(x["message"] == 250 for x in outs), "%r" % outs)
+    expect(bed.servers["good"].count() == n + 2 and bed.servers["good"].last()["tls"], "not delivered over TLS")
+    r = reports(lines)
+    expect(len(r) == 2 and all(x["type"] == 1 and x["policy"]["policy-type"] == "tlsa" for x in r), "%r" % r)
+    probe = [x for x in lines if "app-ctx-dane-enabled" in x]
+    expect(probe == [{"app-ctx-dane-enabled": False}], "the application's SSL_CTX was changed: %r" % probe)
+    # A mismatching record still fails with the application's context.
+    before = {k: s.count() for k, s in bed.servers.items()}
+    lines = run_client(bed, client, "mx.dane-bad.test", "good", "dane", "dane-bad.test", ["--app-ctx", bed.pki.ca])
+    o = outcome(lines)
+    expect(o["errno"] == ERR_TLS_POLICY and o["message"] == 0, "outcome %r" % o)
+    not_delivered(bed, before)
+
+
 CASES = [
+    ("dane_app_context_untouched", c_dane_app_context_untouched),
     ("dane_records_openssl_refuses", c_dane_records_openssl_refuses),
     ("dane_mx_alias_cname", c_dane_cname),
     ("app_starttls_required_kept", c_app_required_kept),

@@ -409,7 +409,7 @@ pub fn arm(ssl: &mut SslRef, ctx: &SslContext, plan: &Plan) -> Armed {
     match &plan.check {
         Check::Unauthenticated => Armed::Ready,
         Check::Dane { base, records } => {
-            if !dane::enable_on_context(ctx) {
+            if !dane::use_dane_context(ssl, ctx) {
                 return Armed::Failed;
             }
             match dane::arm(ssl, base, &plan.mx_host, records) {

@@ -107,7 +107,10 @@ int smtp_tls_set_policy(smtp_session_t session, int policy, const char *domain);
 /*
  * The resolvers the policies ask, as a comma- or space-separated list of
  * `address[:port]` (IPv6 as `[addr]:port`); NULL returns to the default,
- * the nameservers of /etc/resolv.conf. Their answers' AD bit is trusted,
+ * the nameservers of /etc/resolv.conf, trusted for DANE only when all are
+ * on loopback (otherwise DANE does not apply, and the session reports a
+ * TLSRPT failure whose reason begins `untrusted-resolver:`). The AD bit
+ * of the resolvers given here is trusted,
  * as Postfix and Exim trust it: list only validating resolvers reached
  * over a trusted path, normally on loopback. Returns 1, or 0 with
  * `SMTP_ERR_INVAL` for a NULL session or an address that cannot be parsed.

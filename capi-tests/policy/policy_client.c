@@ -14,6 +14,10 @@
      --sessions N        run N sessions one after the other (cache tests)
      --report            print the aggregated RFC 8460 report at the end
      --starttls-required smtp_starttls_enable (Starttls_REQUIRED)
+     --app-ctx CAFILE    smtp_starttls_set_ctx with the application's own
+                         SSL_CTX trusting CAFILE; at the end, whether DANE
+                         got enabled on it (it must not)
+     --no-resolver       leave the resolver to /etc/resolv.conf
 */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -23,12 +27,14 @@
 #include <time.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/err.h>
 #include <libesmtp.h>
 #include <libesmtp-ext.h>
 
 static int refuse_depth = -1;
 static int starttls_required;
 static smtp_tlsrpt_t collected;
+static SSL_CTX *app_ctx;
 
 static void put_json_str (const char *s)
 {
@@ -130,6 +136,8 @@ static int run_session (const char *server, int policy, const char *domain, cons
   smtp_tls_set_cert_events (session, cert_events);
   if (starttls_required)
     smtp_starttls_enable (session, Starttls_REQUIRED);
+  if (app_ctx != NULL && !smtp_starttls_set_ctx (session, app_ctx))
+    printf ("{\"error\": \"smtp_starttls_set_ctx\", \"errno\": %d}\n", smtp_errno ());
   smtp_tls_set_report_cb (session, report_cb, NULL);
   smtp_set_reverse_path (message, "sender@client.test");
   smtp_set_header (message, "Subject", "policy test");
@@ -200,8 +208,9 @@ static void api_checks (void)
 int main (int argc, char **argv)
 {
   int policy = SMTP_TLS_POLICY_NONE, sts_port = 0, cert_events = 0, sessions = 1, report = 0, i;
-  const char *domain = NULL, *resolver = NULL, *server = NULL;
+  const char *domain = NULL, *resolver = NULL, *server = NULL, *app_ca = NULL;
   long timeout = 0;
+  int no_resolver = 0;
 
   for (i = 1; i < argc; i++)
     {
@@ -217,6 +226,8 @@ int main (int argc, char **argv)
       else if (strcmp (a, "--cert-events") == 0) cert_events = 1;
       else if (strcmp (a, "--starttls-required") == 0) starttls_required = 1;
       else if (strcmp (a, "--report") == 0) report = 1;
+      else if (strcmp (a, "--app-ctx") == 0 && v) app_ca = v, i++;
+      else if (strcmp (a, "--no-resolver") == 0) no_resolver = 1;
       else if (strcmp (a, "--api-checks") == 0)
         {
           api_checks ();
@@ -234,10 +245,33 @@ int main (int argc, char **argv)
       fprintf (stderr, "usage: policy_client [options] HOST:PORT\n");
       return 2;
     }
+  if (no_resolver)
+    resolver = NULL;
+  if (app_ca != NULL)
+    {
+      app_ctx = SSL_CTX_new (TLS_client_method ());
+      if (app_ctx == NULL || SSL_CTX_load_verify_locations (app_ctx, app_ca, NULL) != 1)
+        {
+          fprintf (stderr, "policy_client: cannot set up the application's SSL_CTX\n");
+          return 2;
+        }
+    }
   if (report)
     collected = smtp_tlsrpt_new ();
   for (i = 0; i < sessions; i++)
     run_session (server, policy, domain, resolver, sts_port, timeout, cert_events);
+  if (app_ctx != NULL)
+    {
+      /* OpenSSL has no getter for a context's DANE state, but
+         SSL_dane_enable fails on an SSL whose context never had
+         SSL_CTX_dane_enable.  */
+      SSL *probe = SSL_new (app_ctx);
+      int enabled = probe != NULL && SSL_dane_enable (probe, "probe.test") > 0;
+      printf ("{\"app-ctx-dane-enabled\": %s}\n", enabled ? "true" : "false");
+      SSL_free (probe);
+      SSL_CTX_free (app_ctx);
+      ERR_clear_error ();
+    }
   if (report)
     {
       char *doc = smtp_tlsrpt_report (collected, "client.test", "mailto:tlsrpt@client.test",

@@ -36,7 +36,11 @@ impl Deadline {
 }
 
 /// Fetches `https://host[:port]/.well-known/mta-sts.txt` from the first
-/// address that answers; returns the body of a 200 text/plain reply.
+/// address that completes a verified TLS handshake; returns the body of a
+/// 200 text/plain reply. An address that refuses the connection, breaks
+/// the handshake or shows a bad certificate is one broken server of
+/// several: the next is tried, within the same deadline. An HTTP answer
+/// is the policy host's word and is not asked again elsewhere.
 pub fn fetch(
     ctx: &SslContextRef,
     host: &str,
@@ -48,14 +52,18 @@ pub fn fetch(
     let mut last = FetchError::Fetch(format!("no address for {host}"));
     for addr in addrs {
         let sa = SocketAddr::new(addr.ip(), port);
-        let tcp = match TcpStream::connect_timeout(&sa, deadline.left()?) {
-            Ok(t) => t,
-            Err(e) => {
-                last = FetchError::Fetch(format!("connect to {sa}: {e}"));
-                continue;
-            }
+        let failed = match TcpStream::connect_timeout(&sa, deadline.left()?) {
+            Ok(tcp) => match handshake(ctx, host, tcp, &deadline) {
+                Ok(s) => return get(s, host, port),
+                Err(e) => e,
+            },
+            Err(e) => FetchError::Fetch(format!("connect to {sa}: {e}")),
         };
-        return get(ctx, host, port, tcp, &deadline);
+        // A certificate failure says more than a later address that is
+        // merely down: it is the one reported if all fail.
+        if !matches!(last, FetchError::WebPki(_)) || matches!(failed, FetchError::WebPki(_)) {
+            last = failed;
+        }
     }
     Err(last)
 }
@@ -109,13 +117,13 @@ impl Write for Bounded {
     }
 }
 
-fn get(
+/// The TLS handshake with one address, its certificate checked.
+fn handshake(
     ctx: &SslContextRef,
     host: &str,
-    port: u16,
     tcp: TcpStream,
     deadline: &Deadline,
-) -> Result<Vec<u8>, FetchError> {
+) -> Result<SslStream<Bounded>, FetchError> {
     let setup = |e: openssl::error::ErrorStack| FetchError::Fetch(format!("TLS setup: {e}"));
     let mut ssl = Ssl::new(ctx).map_err(setup)?;
     ssl.set_hostname(host).map_err(setup)?;
@@ -124,7 +132,7 @@ fn get(
     ssl.set_verify(SslVerifyMode::NONE);
     deadline.left()?;
     let stream = Bounded { tcp, until: deadline.0 };
-    let mut s = ssl.connect(stream).map_err(|e| {
+    let s = ssl.connect(stream).map_err(|e| {
         if Instant::now() >= deadline.0 {
             return FetchError::Fetch("timed out".into());
         }
@@ -138,6 +146,11 @@ fn get(
     if verify != openssl::x509::X509VerifyResult::OK {
         return Err(FetchError::WebPki(format!("certificate of {host}: {}", verify.error_string())));
     }
+    Ok(s)
+}
+
+/// The request and its reply, over a verified connection.
+fn get(mut s: SslStream<Bounded>, host: &str, port: u16) -> Result<Vec<u8>, FetchError> {
     let authority = if port == 443 { host.to_owned() } else { format!("{host}:{port}") };
     let req = format!(
         "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: libesmtp-mailcompat\r\n\
@@ -372,6 +385,49 @@ mod server_tests {
         srv.join().unwrap();
         // A chunk size near usize::MAX must not wrap the size check.
         assert_eq!(r, Err(FetchError::Fetch("bad chunk size".into())));
+    }
+
+    /// The first address of mta-sts.<domain> breaks the handshake, the
+    /// second serves the policy: the fetch goes on to it, as after a
+    /// refused connection.
+    #[test]
+    fn next_address_after_a_tls_failure() {
+        let (key, c) = cert();
+        // The same port on two loopback addresses, as one name's A records.
+        let (bad, good, port) = (0..50)
+            .find_map(|_| {
+                let bad = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = bad.local_addr().unwrap().port();
+                TcpListener::bind(("127.0.0.2", port)).ok().map(|good| (bad, good, port))
+            })
+            .expect("a port free on 127.0.0.1 and 127.0.0.2");
+        std::thread::spawn(move || {
+            let (mut t, _) = bad.accept().unwrap();
+            let mut hello = [0u8; 4096];
+            let _ = t.read(&mut hello);
+            let _ = t.write_all(b"SSH-2.0-not-tls\r\n");
+        });
+        let c2 = c.clone();
+        let srv = std::thread::spawn(move || {
+            let mut a = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
+            a.set_private_key(&key).unwrap();
+            a.set_certificate(&c2).unwrap();
+            let a = a.build();
+            let (t, _) = good.accept().unwrap();
+            let mut s = a.accept(t).unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+            let _ = s.shutdown();
+        });
+        let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
+        b.cert_store_mut().add_cert(c).unwrap();
+        let ctx = b.build().into_context();
+        let addrs: [SocketAddr; 2] = [([127, 0, 0, 1], port).into(), ([127, 0, 0, 2], port).into()];
+        let r = fetch(&ctx, "localhost", port, &addrs, Instant::now() + Duration::from_secs(10));
+        assert_eq!(r, Ok(b"ok".to_vec()));
+        srv.join().unwrap();
     }
 
     #[test]

@@ -192,6 +192,21 @@ pub(crate) fn short(s: &str) -> String {
     s.chars().take(60).filter(|c| !c.is_control()).collect()
 }
 
+/// The failure-reason-code of a DANE policy that could not be looked up
+/// because the resolvers came from /etc/resolv.conf and are not all on
+/// loopback. Its first word is fixed, for programs to match.
+fn untrusted(r: &dns::Resolver) -> String {
+    let list: Vec<String> = r.servers.iter().map(|s| s.ip().to_string()).collect();
+    format!(
+        "{UNTRUSTED_RESOLVER}: DNSSEC cannot be checked: the resolvers of /etc/resolv.conf ({}) are not on \
+         loopback; name a validating resolver with smtp_tls_set_resolver",
+        list.join(", ")
+    )
+}
+
+/// The first word of [`untrusted`]'s reason.
+pub const UNTRUSTED_RESOLVER: &str = "untrusted-resolver";
+
 /// Addresses of `host` through the policy resolver; `secure` when every
 /// answer was validated. A failed lookup is `Err(reason, gai code)`.
 struct HostAddrs {
@@ -260,6 +275,15 @@ pub fn prepare(
     }
     let resolver = cfg.resolver();
     let literal = mx_host.parse::<IpAddr>().ok();
+    if cfg.kind.dane() && literal.is_none() && !resolver.trust_ad {
+        // DANE could never apply, and the application asked for it: it
+        // must learn why rather than get opportunistic TLS in silence.
+        // Nothing is asked of a resolver whose answers prove nothing.
+        emit(failure(tlsa_desc(&domain, &[]), &mx_host, result::VALIDATION_FAILURE, untrusted(&resolver)));
+        if !cfg.kind.sts() {
+            return Ok(Prepared { addrs: None, plan: Plan::opportunistic(&mx_host) });
+        }
+    }
     let host_addrs = match literal {
         Some(ip) => {
             HostAddrs { addrs: vec![SocketAddr::new(ip, port)], secure: false, canonical: String::new() }
@@ -409,7 +433,7 @@ pub fn arm(ssl: &mut SslRef, ctx: &SslContext, plan: &Plan) -> Armed {
     match &plan.check {
         Check::Unauthenticated => Armed::Ready,
         Check::Dane { base, records } => {
-            if !dane::enable_on_context(ctx) {
+            if !dane::use_dane_context(ssl, ctx) {
                 return Armed::Failed;
             }
             match dane::arm(ssl, base, &plan.mx_host, records) {

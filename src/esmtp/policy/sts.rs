@@ -127,36 +127,69 @@ pub fn mx_matches(patterns: &[String], host: &str) -> bool {
     })
 }
 
+/// At most this many domains are cached: a process sending to many
+/// domains (or told of many by its callers) must not grow without bound.
+/// A policy evicted early is only fetched again.
+pub const CACHE_DOMAINS: usize = 1000;
+
 struct Cached {
     id: String,
     policy: Arc<StsPolicy>,
     expires: Instant,
+    /// Last stored or found: the least recently used goes first.
+    used: Instant,
 }
 
-/// Policies by domain, shared by the process's sessions (RFC 8461 §5.1
-/// wants them kept for max_age, whatever the sessions do).
-static CACHE: Mutex<Option<HashMap<String, Cached>>> = Mutex::new(None);
+/// Policies by domain (RFC 8461 §5.1 wants them kept for max_age,
+/// whatever the sessions do), at most `limit` of them.
+struct Cache {
+    map: HashMap<String, Cached>,
+    limit: usize,
+}
 
-fn with_cache<R>(f: impl FnOnce(&mut HashMap<String, Cached>) -> R) -> R {
+impl Cache {
+    fn get(&mut self, domain: &str, now: Instant) -> Option<(String, Arc<StsPolicy>)> {
+        self.map.retain(|_, v| v.expires > now);
+        let v = self.map.get_mut(domain)?;
+        v.used = now;
+        Some((v.id.clone(), v.policy.clone()))
+    }
+
+    /// Makes room by dropping expired policies, then the least recently
+    /// used ones.
+    fn insert(&mut self, domain: &str, id: &str, policy: Arc<StsPolicy>, now: Instant) {
+        if !self.map.contains_key(domain) && self.map.len() >= self.limit {
+            self.map.retain(|_, v| v.expires > now);
+            while self.map.len() >= self.limit.max(1) {
+                let Some(oldest) = self.map.iter().min_by_key(|(_, v)| v.used).map(|(k, _)| k.clone()) else {
+                    break;
+                };
+                self.map.remove(&oldest);
+            }
+        }
+        let expires = now + Duration::from_secs(policy.max_age);
+        self.map.insert(domain.to_owned(), Cached { id: id.to_owned(), policy, expires, used: now });
+    }
+}
+
+/// Shared by the process's sessions.
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
     let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    f(guard.get_or_insert_with(HashMap::new))
+    f(guard.get_or_insert_with(|| Cache { map: HashMap::new(), limit: CACHE_DOMAINS }))
 }
 
 /// The unexpired cached policy for `domain`, with its id.
 pub fn cached(domain: &str) -> Option<(String, Arc<StsPolicy>)> {
-    with_cache(|c| {
-        let now = Instant::now();
-        c.retain(|_, v| v.expires > now);
-        c.get(domain).map(|v| (v.id.clone(), v.policy.clone()))
-    })
+    with_cache(|c| c.get(domain, Instant::now()))
 }
 
 pub fn store(domain: &str, id: &str, policy: Arc<StsPolicy>) {
     if policy.max_age == 0 {
         return;
     }
-    let expires = Instant::now() + Duration::from_secs(policy.max_age);
-    with_cache(|c| c.insert(domain.to_owned(), Cached { id: id.to_owned(), policy, expires }));
+    with_cache(|c| c.insert(domain, id, policy, Instant::now()));
 }
 
 #[cfg(test)]
@@ -199,6 +232,40 @@ mod tests {
             assert!(parse_policy(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert!(parse_policy(b"version: STSv1\nmode: none\nmax_age: 1").is_ok());
+    }
+
+    #[test]
+    fn cache_is_bounded() {
+        let policy = |max_age| {
+            Arc::new(StsPolicy { mode: Mode::Enforce, mx: vec!["mx".into()], max_age, lines: Vec::new() })
+        };
+        let mut c = Cache { map: HashMap::new(), limit: 3 };
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        c.insert("short.example", "1", policy(10), at(0));
+        c.insert("a.example", "1", policy(1000), at(1));
+        c.insert("b.example", "1", policy(1000), at(2));
+        // Full: the expired policy goes first, though b is the least
+        // recently used of the live ones.
+        c.insert("c.example", "1", policy(1000), at(20));
+        assert_eq!(c.map.len(), 3);
+        assert!(!c.map.contains_key("short.example"), "expired first");
+        // Full of live policies: the least recently used goes (b, since
+        // a was found at 21).
+        assert!(c.get("a.example", at(21)).is_some());
+        c.insert("d.example", "1", policy(1000), at(22));
+        assert_eq!(c.map.len(), 3);
+        assert!(c.map.contains_key("a.example") && !c.map.contains_key("b.example"));
+        assert!(c.map.contains_key("c.example") && c.map.contains_key("d.example"));
+        // Replacing a cached domain's policy evicts nothing.
+        c.insert("d.example", "2", policy(1000), at(23));
+        assert_eq!(c.map.len(), 3);
+        assert_eq!(c.get("d.example", at(24)).map(|(id, _)| id).as_deref(), Some("2"));
+        // Many domains later, still three.
+        for i in 0..100 {
+            c.insert(&format!("{i}.example"), "1", policy(1000), at(30 + i));
+        }
+        assert_eq!(c.map.len(), 3);
     }
 
     #[test]

@@ -507,6 +507,11 @@ impl Conn {
         loop {
             let avail = &self.rbuf[self.rpos..];
             if let Some(i) = avail[scanned..].iter().position(|&c| c == b'\n') {
+                // The limit holds however the line arrived: whole in one
+                // read or over several.
+                if scanned + i > MAX_LINE {
+                    return Err(self.fail(IoFailure::Overlong));
+                }
                 let start = self.rpos;
                 self.rpos += scanned + i + 1;
                 return Ok(&self.rbuf[start..self.rpos]);

@@ -68,7 +68,9 @@ pub struct Resolved {
 pub fn resolve(host: Option<&CStr>, port: &CStr) -> Result<Resolved, (i32, i32)> {
     // SAFETY: hints is a zeroed addrinfo with the fields getaddrinfo reads
     // set; `res` is only walked when getaddrinfo succeeded, each ai_addr is
-    // valid for ai_addrlen bytes, and the list is freed exactly once.
+    // valid for ai_addrlen bytes (what copy_sockaddr needs; it copies no
+    // more than a sockaddr_storage holds), and the list is freed exactly
+    // once, after the last read of it.
     unsafe {
         let mut hints: libc::addrinfo = std::mem::zeroed();
         hints.ai_flags = libc::AI_CANONNAME;
@@ -89,21 +91,50 @@ pub fn resolve(host: Option<&CStr>, port: &CStr) -> Result<Resolved, (i32, i32)>
         let mut ai = res;
         while !ai.is_null() {
             let a = &*ai;
-            if !a.ai_addr.is_null() {
-                let len = a.ai_addrlen;
-                let (_, addr) = SockAddr::try_init(|storage, slen| {
-                    std::ptr::copy_nonoverlapping(a.ai_addr.cast::<u8>(), storage.cast::<u8>(), len as usize);
-                    *slen = len;
-                    Ok(())
-                })
-                .expect("copying a sockaddr cannot fail");
+            // An address that does not fit is not one we could connect to:
+            // skipped, like one without an address.
+            if let Some(addr) =
+                (!a.ai_addr.is_null()).then(|| copy_sockaddr(a.ai_addr, a.ai_addrlen)).flatten()
+            {
                 addrs.push(addr);
             }
             ai = a.ai_next;
         }
         libc::freeaddrinfo(res);
+        if addrs.is_empty() {
+            // Nothing usable: a failure the application can see, as
+            // getaddrinfo gives for a family it cannot return, rather
+            // than a session that ends without trying and without an error.
+            return Err((libc::EAI_FAMILY, 0));
+        }
         Ok(Resolved { addrs, canon })
     }
+}
+
+/// A copy of the socket address of `len` bytes at `addr`, or `None` when
+/// `len` cannot be an address's: shorter than its family field, or longer
+/// than a `sockaddr_storage` (getaddrinfo's lengths are not trusted to fit).
+///
+/// # Safety
+/// `addr` must be valid for reads of `len` bytes, and hold an address of
+/// the family it names, as getaddrinfo's `ai_addr` and `ai_addrlen` do.
+unsafe fn copy_sockaddr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Option<SockAddr> {
+    // SAFETY: try_init hands over a zeroed sockaddr_storage and its size in
+    // `room`; `len` is checked against `room` before anything is copied, so
+    // the copy stays inside the storage, and reads only the `len` bytes the
+    // caller guarantees readable. `*room = len` then says how many bytes
+    // hold the address, whose family matches its bytes as try_init wants.
+    let copied = unsafe {
+        SockAddr::try_init(|storage, room| {
+            if (len as usize) < std::mem::size_of::<libc::sa_family_t>() || len > *room {
+                return Err(io::ErrorKind::InvalidInput.into());
+            }
+            std::ptr::copy_nonoverlapping(addr.cast::<u8>(), storage.cast::<u8>(), len as usize);
+            *room = len;
+            Ok(())
+        })
+    };
+    copied.ok().map(|((), a)| a)
 }
 
 /// The byte stream under the SMTP conversation.
@@ -560,5 +591,29 @@ mod tests {
         assert_eq!(service_port(c"smtp"), Some(25));
         // Unknown: the session fails as getaddrinfo would, not on port 25.
         assert_eq!(service_port(c"no-such-service"), None);
+    }
+
+    /// getaddrinfo's length decides how much is copied: one that does not
+    /// fit a sockaddr_storage, or cannot even hold the family, is refused
+    /// before any byte is written, instead of overrunning the storage.
+    #[test]
+    fn sockaddr_copies_are_bounded() {
+        let v4: SocketAddr = "192.0.2.7:2525".parse().unwrap();
+        let src = SockAddr::from(v4);
+        let storage = std::mem::size_of::<libc::sockaddr_storage>();
+        // Readable well past the storage, so every length below is sound.
+        let mut buf = vec![0u8; storage * 2];
+        // SAFETY: `src` holds `src.len()` initialised bytes and `buf` is larger.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr().cast::<u8>(), buf.as_mut_ptr(), src.len() as usize)
+        };
+        let at = buf.as_ptr().cast::<libc::sockaddr>();
+        // SAFETY: `at` is readable for `buf.len()` bytes, more than any length used here.
+        let copy = |len: usize| unsafe { copy_sockaddr(at, len as libc::socklen_t) };
+        assert_eq!(copy(src.len() as usize).and_then(|a| a.as_socket()), Some(v4));
+        assert_eq!(copy(storage).and_then(|a| a.as_socket()), Some(v4));
+        for len in [storage + 1, storage * 2, 0, 1] {
+            assert!(copy(len).is_none(), "{len}");
+        }
     }
 }

@@ -158,6 +158,8 @@ impl Scram {
                 Request { name: c"passphrase", flags: AUTH_PASS, prompt: c"Pass Phrase", size: 0 },
             ],
         )?;
+        let user = saslprep(&user, true).filter(|u| !u.is_empty())?;
+        let pass = saslprep(&pass, false)?;
         let nonce = match &self.nonce {
             Some(n) => n.clone(),
             None => {
@@ -431,6 +433,52 @@ fn hmac(md: openssl::hash::MessageDigest, key: &[u8], data: &[u8]) -> Option<Vec
     signer.sign_to_vec().ok()
 }
 
+/// SCRAM's strings through SASLprep (RFC 4013), as RFC 5802 wants them:
+/// the user name as a "query" string, which may hold code points that
+/// Unicode 3.2 left unassigned (§5.1), the password as a "stored" one,
+/// which may not (§2.2). `None` where SASLprep refuses the string. SCRAM's
+/// strings are UTF-8: other bytes are refused too, since a server that
+/// prepares its copy of the password could never match them.
+fn saslprep(s: &[u8], query: bool) -> Option<Vec<u8>> {
+    let s = std::str::from_utf8(s).ok()?;
+    match stringprep::saslprep(s) {
+        Ok(p) => Some(p.into_owned().into_bytes()),
+        Err(_) if query => saslprep_query(s).map(String::into_bytes),
+        Err(_) => None,
+    }
+}
+
+/// SASLprep for a query string: the crate's steps with its own tables,
+/// less the last one, the refusal of unassigned code points, which its
+/// `saslprep` always applies (RFC 3454 §7).
+fn saslprep_query(s: &str) -> Option<String> {
+    use stringprep::tables as t;
+    use unicode_normalization::UnicodeNormalization;
+    let out: String = s
+        .chars()
+        .filter(|&c| !t::commonly_mapped_to_nothing(c))
+        .map(|c| if t::non_ascii_space_character(c) { ' ' } else { c })
+        .nfkc()
+        .collect();
+    let prohibited = |c: char| {
+        t::non_ascii_space_character(c)
+            || t::ascii_control_character(c)
+            || t::non_ascii_control_character(c)
+            || t::private_use(c)
+            || t::non_character_code_point(c)
+            || t::surrogate_code(c)
+            || t::inappropriate_for_plain_text(c)
+            || t::inappropriate_for_canonical_representation(c)
+            || t::change_display_properties_or_deprecated(c)
+            || t::tagging_character(c)
+    };
+    // RFC 3454 §6: right-to-left text holds no left-to-right character,
+    // and starts and ends right-to-left.
+    let bad_bidi = out.contains(t::bidi_r_or_al)
+        && (out.contains(t::bidi_l) || !out.starts_with(t::bidi_r_or_al) || !out.ends_with(t::bidi_r_or_al));
+    (!out.chars().any(prohibited) && !bad_bidi).then_some(out)
+}
+
 /// A user name as SASL's `saslname` (RFC 5802 §5.1, RFC 7628 §3.1):
 /// '=' and ',' escaped.
 fn push_saslname(out: &mut Vec<u8>, user: &[u8]) {
@@ -554,6 +602,75 @@ mod tests {
             b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
             b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
         );
+    }
+
+    /// A SCRAM-SHA-256 exchange whose user name and password change
+    /// under SASLprep. The expected messages were computed apart from
+    /// this code (Python's hashlib and hmac on the prepared strings).
+    #[test]
+    fn scram_prepares_user_and_password() {
+        // "ü", soft hyphen (to nothing), "s=r", small comma (NFKC: ','):
+        // prepared before the saslname escaping.
+        let user = "\u{FC}\u{AD}s=r\u{FE50}".as_bytes();
+        // No-break space (to space), roman numeral nine (NFKC: "IX").
+        let app = App::new(user, "p\u{E4}ss\u{A0}\u{2168}\u{AD}".as_bytes());
+        let mut m = Scram::new(ScramHash::Sha256);
+        m.nonce = Some(b"clientnonce123".to_vec());
+        assert_eq!(m.respond(None, &app).unwrap(), "n,,n=\u{FC}s=3Dr=2C,r=clientnonce123".as_bytes());
+        let server_first = b"r=clientnonce123servernonce456,s=c2FsdC1mb3ItdGhlLXRlc3Q=,i=4096";
+        assert_eq!(
+            m.respond(Some(server_first), &app).unwrap(),
+            b"c=biws,r=clientnonce123servernonce456,p=Xqf/yY0qc/9c3YCwY2bB2lJ7+QDXLD1+HX9IBCb1WGo="
+        );
+        assert_eq!(m.respond(Some(b"v=qUThdu7a+Yxjgh4r9OV+oHZB3Znn1iSGai/szxFlq/Y="), &app).unwrap(), b"");
+    }
+
+    /// RFC 4013 §3's examples, as SCRAM's user name in the first message.
+    #[test]
+    fn scram_user_names_are_saslprepped() {
+        let first = |user: &'static str| {
+            let mut m = Scram::new(ScramHash::Sha1);
+            m.nonce = Some(b"N".to_vec());
+            m.respond(None, &App::new(user.as_bytes(), b"pencil"))
+        };
+        let sent = |prepared: &str| Some(format!("n,,n={prepared},r=N").into_bytes());
+        assert_eq!(first("I\u{AD}X"), sent("IX"));
+        assert_eq!(first("user"), sent("user"));
+        assert_eq!(first("USER"), sent("USER"));
+        assert_eq!(first("\u{AA}"), sent("a"));
+        assert_eq!(first("\u{2168}"), sent("IX"));
+        // Prohibited character, and bidirectional check: the mechanism
+        // fails as when the application refuses, without a panic.
+        assert_eq!(first("\u{7}"), None);
+        assert_eq!(first("\u{627}\u{31}"), None);
+        // Empty once prepared (RFC 5802 §5.1: abort).
+        assert_eq!(first("\u{AD}"), None);
+        // Not UTF-8: SASLprep has nothing to work on.
+        let mut m = Scram::new(ScramHash::Sha1);
+        assert_eq!(m.respond(None, &App::new(b"\xFFuser", b"pencil")), None);
+    }
+
+    /// The user name is a "query" string (RFC 5802 §5.1), the password a
+    /// "stored" one (§2.2): only the name may hold a code point Unicode
+    /// 3.2 left unassigned (U+0221 came in 4.0).
+    #[test]
+    fn unassigned_code_points_only_in_user_names() {
+        assert_eq!(saslprep("d\u{221}\u{AD}".as_bytes(), true).unwrap(), "d\u{221}".as_bytes());
+        assert_eq!(saslprep("d\u{221}".as_bytes(), false), None);
+        // The query form refuses what the stored one refuses.
+        for bad in ["\u{7}", "a\u{221}\u{7}", "\u{627}\u{31}", "\u{221}\u{627}", "\u{E000}"] {
+            assert_eq!(saslprep(bad.as_bytes(), true), None, "{bad:?}");
+            assert_eq!(saslprep(bad.as_bytes(), false), None, "{bad:?}");
+        }
+        assert_eq!(saslprep("I\u{AD}X".as_bytes(), false).unwrap(), b"IX");
+        // Right to left around a letter Unicode 6.1 added.
+        let rtl = "\u{627}\u{8A0}\u{628}".as_bytes();
+        assert_eq!(saslprep(rtl, true).unwrap(), rtl);
+        assert_eq!(saslprep(rtl, false), None);
+        let app = App::new(b"user", "d\u{221}".as_bytes());
+        assert_eq!(Scram::new(ScramHash::Sha256).respond(None, &app), None);
+        let app = App::new(b"user", b"pen\x07cil");
+        assert_eq!(Scram::new(ScramHash::Sha256).respond(None, &app), None);
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub struct Answer {
     /// The resolver validated it (AD bit).
     pub secure: bool,
     pub nxdomain: bool,
-    /// The name the records belong to, after CNAMEs.
+    /// The name the records belong to, after CNAMEs: the question's own
+    /// (lowercased) when no CNAME was followed, else the last target with
+    /// what cannot be in a host name escaped.
     pub canonical: String,
     pub rdata: Vec<Vec<u8>>,
 }
@@ -83,6 +85,48 @@ fn push_name(out: &mut Vec<u8>, name: &str) -> Result<(), DnsError> {
     }
     out.push(0);
     Ok(())
+}
+
+/// `name` in wire form, uncompressed: the form questions and answers
+/// are compared in.
+fn wire_name(name: &str) -> Result<Vec<u8>, DnsError> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    push_name(&mut out, name)?;
+    Ok(out)
+}
+
+/// Whether two wire-form names are the same name: labels equal byte for
+/// byte except for the case of ASCII letters (RFC 4343), whatever bytes
+/// they hold. Comparing the whole wire form does it: lengths are below
+/// 64, so case folding never touches them nor makes a label byte equal to
+/// one, and equal lengths put the next length at the same place in both.
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// A wire-form name for people and policies: lowercase, no final dot, and
+/// what cannot appear in a host name escaped (`\DDD`), so a label with a
+/// dot or a control byte cannot pose as another.
+fn presentation(wire: &[u8]) -> String {
+    let mut out = String::new();
+    let mut pos = 0;
+    while let Some(&len) = wire.get(pos) {
+        let Some(label) = wire.get(pos + 1..pos + 1 + len as usize).filter(|_| len > 0) else {
+            break;
+        };
+        if !out.is_empty() {
+            out.push('.');
+        }
+        for &c in label {
+            if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'*' {
+                out.push(c.to_ascii_lowercase() as char);
+            } else {
+                out.push_str(&format!("\\{c:03}"));
+            }
+        }
+        pos += 1 + len as usize;
+    }
+    out
 }
 
 /// A query with RD and AD set and an EDNS0 OPT record with DO set, so a
@@ -126,43 +170,33 @@ impl<'a> Parser<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A possibly compressed name at the current position, lowercased and
-    /// without the final dot.
-    fn name(&mut self) -> Result<String, DnsError> {
+    /// A possibly compressed name at the current position, in wire form.
+    fn name(&mut self) -> Result<Vec<u8>, DnsError> {
         let (name, next) = read_name(self.msg, self.pos)?;
         self.pos = next;
         Ok(name)
     }
 }
 
-/// Reads the name at `pos`; returns it and the position after it (after
-/// the first pointer, if compressed). Pointers must go backwards, which
-/// bounds the walk.
-fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), DnsError> {
-    let mut out = String::new();
+/// Reads the name at `pos`; returns it uncompressed in wire form and the
+/// position after it (after the first pointer, if compressed). Pointers
+/// must go backwards, which bounds the walk.
+fn read_name(msg: &[u8], mut pos: usize) -> Result<(Vec<u8>, usize), DnsError> {
+    let mut out = Vec::new();
     let mut after = None;
     let mut limit = pos;
     loop {
         let len = *msg.get(pos).ok_or(DnsError::Malformed)? as usize;
         match len & 0xC0 {
             0x00 if len == 0 => {
+                out.push(0);
                 return Ok((out, after.unwrap_or(pos + 1)));
             }
             0x00 => {
-                let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Malformed)?;
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                for &c in label {
-                    // Escape what cannot appear in a host name so a label
-                    // with a dot or a control byte cannot pose as another.
-                    if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'*' {
-                        out.push(c.to_ascii_lowercase() as char);
-                    } else {
-                        out.push_str(&format!("\\{c:03}"));
-                    }
-                }
-                if out.len() > 1024 {
+                let label = msg.get(pos..pos + 1 + len).ok_or(DnsError::Malformed)?;
+                out.extend_from_slice(label);
+                // RFC 1035 §3.1: 255 bytes at most, the final 0 included.
+                if out.len() > 254 {
                     return Err(DnsError::Malformed);
                 }
                 pos += 1 + len;
@@ -194,10 +228,11 @@ pub struct Response {
     pub truncated: bool,
     pub ad: bool,
     pub rcode: u8,
-    qname: String,
+    /// In wire form, as the owners.
+    qname: Vec<u8>,
     qtype: u16,
     /// Owner, type, rdata (CNAME targets already decompressed).
-    records: Vec<(String, u16, Vec<u8>)>,
+    records: Vec<(Vec<u8>, u16, Vec<u8>)>,
 }
 
 pub fn parse_response(msg: &[u8]) -> Result<Response, DnsError> {
@@ -229,7 +264,7 @@ pub fn parse_response(msg: &[u8]) -> Result<Response, DnsError> {
             if end != start + rdlen {
                 return Err(DnsError::Malformed);
             }
-            target.into_bytes()
+            target
         } else {
             rdata.to_vec()
         };
@@ -253,29 +288,35 @@ fn answer_of(r: Response, name: &str) -> Result<Answer, DnsError> {
         RCODE_SERVFAIL => return Err(DnsError::ServFail),
         c => return Err(DnsError::Rcode(c)),
     }
-    let mut current = normalize(name);
+    let mut current = wire_name(name)?;
     let mut chain = 0;
+    let canonical = |current: &[u8], chain| if chain == 0 { normalize(name) } else { presentation(current) };
     loop {
         let rdata: Vec<Vec<u8>> = r
             .records
             .iter()
-            .filter(|(o, t, _)| *o == current && *t == r.qtype)
+            .filter(|(o, t, _)| same_name(o, &current) && *t == r.qtype)
             .map(|(_, _, d)| d.clone())
             .collect();
         if !rdata.is_empty() || r.qtype == CNAME {
-            return Ok(Answer { secure: r.ad, nxdomain: false, canonical: current, rdata });
+            return Ok(Answer {
+                secure: r.ad,
+                nxdomain: false,
+                canonical: canonical(&current, chain),
+                rdata,
+            });
         }
-        let next = r.records.iter().find(|(o, t, _)| *o == current && *t == CNAME);
+        let next = r.records.iter().find(|(o, t, _)| same_name(o, &current) && *t == CNAME);
         match next {
             Some((_, _, target)) if chain < MAX_CHAIN => {
-                current = String::from_utf8_lossy(target).into_owned();
+                current.clone_from(target);
                 chain += 1;
             }
             _ => {
                 return Ok(Answer {
                     secure: r.ad,
                     nxdomain: r.rcode == RCODE_NXDOMAIN,
-                    canonical: current,
+                    canonical: canonical(&current, chain),
                     rdata: Vec::new(),
                 })
             }
@@ -409,7 +450,9 @@ struct Question<'a> {
 
 impl Question<'_> {
     fn answered_by(&self, r: &Response) -> bool {
-        r.id == self.id && r.qtype == self.qtype && r.qname == normalize(self.name)
+        r.id == self.id
+            && r.qtype == self.qtype
+            && wire_name(self.name).is_ok_and(|q| same_name(&r.qname, &q))
     }
 }
 
@@ -578,6 +621,49 @@ mod tests {
         assert!(a.secure);
         assert_eq!(a.canonical, "mx.example");
         assert_eq!(a.rdata, vec![vec![127, 0, 0, 1]]);
+    }
+
+    /// Labels may hold any byte (RFC 2181 §11): a question whose name has
+    /// a space, a backslash, a dot-less escape look-alike or UTF-8 bytes
+    /// is answered by a response that repeats it in another ASCII case
+    /// (RFC 4343), and the records under that name are its answer.
+    #[test]
+    fn names_match_byte_for_byte_but_ascii_case() {
+        for name in
+            ["a b.example", "back\\slash.example", "x\\032y.example", "m\u{E4}x.Example.", "MX.example"]
+        {
+            let q = encode_query(11, name, A).unwrap();
+            // The question as the resolver echoes it, letters upper-cased,
+            // and the owner both as a pointer to it and written out.
+            let mut echoed = q.clone();
+            echoed[12..q.len() - 15].make_ascii_uppercase();
+            let written = echoed[12..q.len() - 15].to_vec();
+            let m = response(
+                &echoed,
+                0x81A0,
+                &[(&[0xC0, 12], A, &[192, 0, 2, 1]), (&written, A, &[192, 0, 2, 2])],
+            );
+            let r = parse_response(&m).unwrap();
+            assert!(Question { id: 11, name, qtype: A }.answered_by(&r), "{name:?}");
+            let a = answer_of(r, name).unwrap();
+            assert_eq!(a.rdata, vec![vec![192, 0, 2, 1], vec![192, 0, 2, 2]], "{name:?}");
+            assert_eq!(a.canonical, normalize(name));
+        }
+        // Case folds ASCII letters only: not bytes of UTF-8, not '@' and '`'.
+        let q = encode_query(12, "\u{E4}.example", A).unwrap();
+        let mut other = q.clone();
+        other[14] ^= 0x20; // the second byte of "ä"
+        let r = parse_response(&response(&other, 0x81A0, &[])).unwrap();
+        assert!(!Question { id: 12, name: "\u{E4}.example", qtype: A }.answered_by(&r));
+        let q = encode_query(13, "@.example", A).unwrap();
+        let r = parse_response(&response(&q, 0x81A0, &[])).unwrap();
+        assert!(!Question { id: 13, name: "`.example", qtype: A }.answered_by(&r));
+        // A dot inside a label is not a label boundary.
+        let dotted = [3, b'a', b'.', b'b', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0];
+        let mut m = response(&q, 0x81A0, &[]);
+        m.splice(12..12 + 11, dotted);
+        let r = parse_response(&m).unwrap();
+        assert!(!Question { id: 13, name: "a.b.example", qtype: A }.answered_by(&r));
     }
 
     #[test]

@@ -15,8 +15,8 @@ dialogue the oracle asserts:
 
   - a message whose transfer status is 2xx was accepted: the server's
     intended reply to its final dot (to every BDAT chunk) was a well-formed
-    2xx; a recipient reported complete with a 2xx was accepted by its own
-    RCPT, in a message that was;
+    2xx; a recipient reported delivered (complete, 2xx, in a message with a
+    2xx transfer status) was accepted by its own RCPT;
   - the client did not crash (it printed everything and exited 0);
   - it did not hang: it ended within BOUND seconds (every timeout is 1 s).
 
@@ -195,8 +195,10 @@ def oracle(out, adv):
         elif f[:1] == ["rcpt"]:
             i, j, code, complete = int(f[1]), int(f[2]), int(f[3]), int(f[4])
             addr = "r%d-%d@example.org" % (i, j)
-            if complete and 200 <= code < 300 and (
-                    addr not in adv.accepted_rcpts or "adv-%d" % i not in adv.accepted_msgs):
+            # Delivered to this recipient: complete, its RCPT 2xx, and the
+            # message 2xx (a 5xx final reply completes 2xx recipients too).
+            delivered = complete and 200 <= code < 300 and 200 <= msg_code.get(i, 0) < 300
+            if delivered and addr not in adv.accepted_rcpts:
                 bad.append("recipient %s reported delivered (%d), but the server never accepted it"
                            % (addr, code))
     return bad

@@ -48,8 +48,7 @@ MALFORMED = {
     "ctrl": "250 ok\x1b[2J\r\n",
     "lf": "250 ok\n",
     "mismatch": "250-ok\r\n554 no\r\n",
-    "enh": "250-2.0.0 first\r\n250 2.1.5 second\r\n",
-    "overlong": "250 " + "x" * 5000 + "\r\n",
+    "overlong": "250 " + "x" * 20000 + "\r\n",
     "bare_cr": "250 o\rk\r\n",
 }
 

@@ -647,6 +647,7 @@ _DIVERGENT = {
     "bad_tab_separator": "R3",
     "bad_many_lines_10000": "R3",
     "syntaxwarning_quit": "R3",
+    "quit_500": "R3",
     "tls_chain_sni": "T3",
     "tls_chain_ip_literal": "T5",
 }

@@ -540,7 +540,7 @@ impl Conn {
             if let Some(i) = avail[scanned..].iter().position(|&c| c == b'\n') {
                 // The limit holds however the line arrived: whole in one
                 // read or over several.
-                if scanned + i > MAX_LINE {
+                if scanned + i > MAX_LINE + 1 {
                     return Err(self.fail(IoFailure::Overlong));
                 }
                 let start = self.rpos;
@@ -548,7 +548,7 @@ impl Conn {
                 return Ok(&self.rbuf[start..self.rpos]);
             }
             scanned = avail.len();
-            if scanned > MAX_LINE {
+            if scanned > MAX_LINE + 1 {
                 return Err(self.fail(IoFailure::Overlong));
             }
             if self.rpos > 0 && self.rpos * 2 > self.rbuf.capacity() {

@@ -49,6 +49,10 @@ pub enum Stop {
     Violation,
 }
 
+/// For `Engine::expect`: any 2xx (RSET and XUSR, whose replies are only
+/// read to stay in step).
+const ANY_2XX: &[i32] = &[200];
+
 /// The status given to a reply that broke the protocol, and to every status
 /// of a transaction under way when the server did: never 2xx, transient
 /// (the recipients stay incomplete, so a later `smtp_start_session` tries
@@ -215,7 +219,7 @@ fn run_on(
             opts,
             pending_final: None,
             in_flight: None,
-            unconfirmed: None,
+            unconfirmed: Vec::new(),
             authenticated: false,
             plan,
         };
@@ -245,11 +249,12 @@ struct Engine<'a> {
     /// this transaction, until its end-of-data reply is read or handed over
     /// to `pending_final`.
     in_flight: Option<(&'a Message, Vec<&'a Recipient>)>,
-    /// A message whose final 2xx has been read but not yet shown to be the
-    /// reply to its dot: that needs the next replies to fit their commands
-    /// or the connection to be quiet. A surplus reply sent with the dot's
-    /// (`250` then `554`) is otherwise read as the dot's.
-    unconfirmed: Option<&'a Message>,
+    /// Messages whose final 2xx has been read but not yet shown to be the
+    /// reply to their dot. A surplus reply sent with the dot's (`250` then
+    /// `554`) would be read as the dot's and shift every later reply by
+    /// one; the next DATA's 354, which no other command gets, or a clean
+    /// reply to QUIT shows there was no shift.
+    unconfirmed: Vec<&'a Message>,
     authenticated: bool,
     /// The session's TLS policy, if it has one.
     plan: Option<&'a Plan>,
@@ -313,14 +318,15 @@ impl<'a> Engine<'a> {
     /// command can have.
     fn discard_reply(&mut self) -> Result<(), Stop> {
         let r = self.reply(false)?;
-        self.expect(&r, &[2, 4, 5])
+        self.expect(&r, ANY_2XX)
     }
 
-    /// A well-formed reply whose class its command cannot have (a 354 to
-    /// RCPT, a 2xx to DATA) is a reply to some other command: the replies
-    /// have shifted.
-    fn expect(&self, r: &Reply, classes: &[i32]) -> Result<(), Stop> {
-        if classes.contains(&r.class()) {
+    /// A well-formed reply its command cannot have (a 354 to RCPT, a 2xx to
+    /// DATA, a 221 to MAIL) answers some other command: the replies have
+    /// shifted. `ok` lists the positive codes RFC 5321 §4.3.2 gives the
+    /// command; any 4xx or 5xx is a refusal it may have.
+    fn expect(&self, r: &Reply, ok: &[i32]) -> Result<(), Stop> {
+        if matches!(r.class(), 4 | 5) || ok.contains(&r.code) || (ok == ANY_2XX && r.class() == 2) {
             Ok(())
         } else {
             set_error(error::ERR_INVALID_RESPONSE_STATUS);
@@ -336,7 +342,6 @@ impl<'a> Engine<'a> {
             set_error(error::ERR_INVALID_RESPONSE_STATUS);
             return Err(Stop::Violation);
         }
-        self.unconfirmed = None;
         Ok(())
     }
 
@@ -345,7 +350,7 @@ impl<'a> Engine<'a> {
     /// incomplete. Events are those of a dropped connection: no
     /// MESSAGESENT for them.
     fn void_in_flight(&mut self) {
-        if let Some(msg) = self.unconfirmed.take() {
+        for msg in std::mem::take(&mut self.unconfirmed) {
             set_protocol_error(&msg.message_status);
             for r in msg.recipients.iter() {
                 r.complete.set(false);
@@ -393,14 +398,11 @@ impl<'a> Engine<'a> {
     }
 
     fn quit(&mut self) {
-        if self.pending_final.is_none() && self.unconfirmed.is_some() {
+        if self.pending_final.is_none() && !self.unconfirmed.is_empty() && self.conn.has_unread() {
             // Nothing is awaited: more after the last final reply means that
-            // reply may have been a surplus one; nothing confirms it.
-            if self.conn.has_unread() {
-                set_error(error::ERR_INVALID_RESPONSE_STATUS);
-                self.void_in_flight();
-            }
-            self.unconfirmed = None;
+            // reply may have been a surplus one.
+            set_error(error::ERR_INVALID_RESPONSE_STATUS);
+            self.void_in_flight();
         }
         if self.write(b"QUIT\r\n").is_err() {
             return;
@@ -422,8 +424,8 @@ impl<'a> Engine<'a> {
             Err(f) if f.error == ReplyError::Dropped && f.code == 0 => {
                 set_error(error::ERR_DROPPED_CONNECTION)
             }
-            Ok(r) if r.class() == 2 && !(self.unconfirmed.is_some() && self.conn.has_unread()) => {}
-            _ if self.unconfirmed.is_some() => {
+            Ok(r) if r.class() == 2 && !(!self.unconfirmed.is_empty() && self.conn.has_unread()) => {}
+            _ if !self.unconfirmed.is_empty() => {
                 set_error(error::ERR_INVALID_RESPONSE_STATUS);
                 self.void_in_flight();
             }
@@ -461,6 +463,11 @@ impl<'a> Engine<'a> {
         self.ext = Extensions::default();
         let ehlo = self.reply(true)?;
         match ehlo.class() {
+            2 if ehlo.code != 250 => {
+                // EHLO is answered 250: another 2xx belongs to another command.
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                Err(Stop::Violation)
+            }
             2 => {
                 self.ext = Extensions::parse(ehlo.extra.iter().map(Vec::as_slice));
                 self.no_surplus()?;
@@ -871,7 +878,7 @@ impl<'a> Engine<'a> {
             self.discard_reply()?;
         }
         let r = self.reply_into(&msg.reverse_path_status)?;
-        self.expect(&r, &[2, 4, 5])?;
+        self.expect(&r, &[250])?;
         self.event(Event::MailStatus(msg), 0);
         if r.class() != 2 {
             let end = self.after_refused_mail(rcpts.len(), data_sent)?;
@@ -881,10 +888,11 @@ impl<'a> Engine<'a> {
         let (mut valid, mut failed) = (0usize, 0usize);
         for rcpt in &rcpts {
             if !pipe {
+                self.no_surplus()?;
                 self.write(&rcpt_command(rcpt, &self.ext))?;
             }
             let r = self.reply_into(&rcpt.status)?;
-            self.expect(&r, &[2, 4, 5])?;
+            self.expect(&r, &[250, 251, 252])?;
             if r.class() == 2 {
                 valid += 1;
             } else {
@@ -906,6 +914,7 @@ impl<'a> Engine<'a> {
             return Ok(end);
         }
         if !data_sent {
+            self.no_surplus()?;
             self.write(b"DATA\r\n")?;
         }
         self.set_timeout(TimeoutKind::Data);
@@ -926,6 +935,8 @@ impl<'a> Engine<'a> {
         }
         // DATA was the last command sent: anything more now is surplus.
         self.no_surplus()?;
+        // Only DATA is answered 354: the replies before it were in step.
+        self.unconfirmed.clear();
         if valid == 0 {
             // The server accepted DATA without recipients; end it at once.
             self.write(b".\r\n")?;
@@ -988,7 +999,7 @@ impl<'a> Engine<'a> {
                 self.discard_reply()?;
                 return Ok(TxnEnd::NeedsReset);
             }
-            self.expect(&r, &[4, 5])?;
+            self.expect(&r, &[])?;
         }
         Ok(TxnEnd::Clean)
     }
@@ -998,9 +1009,9 @@ impl<'a> Engine<'a> {
     fn final_reply(&mut self, msg: &'a Message) -> Result<i32, Stop> {
         self.set_timeout(TimeoutKind::Data2);
         let r = self.reply_into(&msg.message_status)?;
-        self.expect(&r, &[2, 4, 5])?;
+        self.expect(&r, &[250])?;
         if r.class() == 2 {
-            self.unconfirmed = Some(msg);
+            self.unconfirmed.push(msg);
         }
         self.settle(msg, r.class());
         self.event(Event::MessageSent(msg), 0);
@@ -1037,7 +1048,7 @@ impl<'a> Engine<'a> {
         let chunk_reply = |conn: &mut Conn, refused: &mut bool, last: bool| -> Result<(), TransferError> {
             let slot = (last && !*refused).then_some(&msg.message_status);
             let r = reply_on(conn, sink, enhanced, false, slot).map_err(TransferError::Reply)?;
-            if !matches!(r.class(), 2 | 4 | 5) {
+            if !(matches!(r.class(), 4 | 5) || r.code == 250) {
                 set_error(error::ERR_INVALID_RESPONSE_STATUS);
                 return Err(TransferError::Reply(Stop::Violation));
             }
@@ -1055,6 +1066,11 @@ impl<'a> Engine<'a> {
                 return Ok(true);
             }
             chunk_reply(conn, &mut refused, false)?;
+            if conn.has_unread() {
+                // Nothing else is awaited: a surplus reply.
+                set_error(error::ERR_INVALID_RESPONSE_STATUS);
+                return Err(TransferError::Reply(Stop::Violation));
+            }
             Ok(!refused)
         });
         // Everything after the transfer is monitored again (libESMTP 1.1.0
@@ -1080,7 +1096,7 @@ impl<'a> Engine<'a> {
         }
         let class = if refused { msg.message_status.code() / 100 } else { 2 };
         if class == 2 {
-            self.unconfirmed = Some(msg);
+            self.unconfirmed.push(msg);
         }
         self.settle(msg, class);
         self.event(Event::MessageSent(msg), 0);

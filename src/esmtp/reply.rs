@@ -6,9 +6,9 @@
 
 use super::error;
 
-/// Longest reply line accepted. RFC 5321 allows 512 octets; libESMTP's
-/// total text limit is 4096, so a longer line can never be valid for it.
-pub const MAX_LINE: usize = 4200;
+/// Longest reply line accepted, terminator excluded. RFC 5321 allows 512
+/// octets, but RFC 4954 §4 lets SASL challenges (334 lines) reach 12288.
+pub const MAX_LINE: usize = 12288;
 /// libESMTP's limit on the accumulated text of a multi-line reply.
 pub const MAX_TEXT: usize = 4096;
 

@@ -9,7 +9,7 @@ use std::ffi::CStr;
 
 use openssl::ssl::SslRef;
 
-use super::session::{EtrnNode, Message, Recipient};
+use super::message::{EtrnNode, Message, Recipient};
 
 pub const EV_CONNECT: i32 = 0;
 pub const EV_MAILSTATUS: i32 = 1;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod extensions;
 pub mod headers;
+pub mod message;
 pub mod params;
 pub mod policy;
 pub mod protocol;

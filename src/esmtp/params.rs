@@ -1,7 +1,7 @@
 //! MAIL and RCPT command lines with their extension parameters.
 
 use super::extensions::Extensions;
-use super::session::{Body, ByMode, DsnRet, Message, Recipient};
+use super::message::{Body, ByMode, DsnRet, Message, Recipient};
 
 /// RFC 3461 xtext: `+HH` for bytes outside `!`..`~` and for `+` and `=`.
 /// (libESMTP 1.1.0 used a 256-byte buffer and sent `(null)` past it.)

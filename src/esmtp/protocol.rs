@@ -16,11 +16,12 @@ use super::conn::{resolve, Conn, IoFailure};
 use super::error::{self, set_error};
 use super::events::{report, Event, EventSink, Monitor};
 use super::extensions::Extensions;
+use super::message::{Body, ByMode, EtrnNode, Message, Recipient};
 use super::params::{mail_command, rcpt_command};
 use super::policy::{self, Mode, Plan};
 use super::reply::{read_reply, Reply, ReplyError, ReplyOptions};
 use super::sasl::Authenticator;
-use super::session::{Body, ByMode, EtrnNode, Message, Recipient, Session, StartTls, TimeoutKind};
+use super::session::{Session, StartTls, TimeoutKind};
 use super::status::StatusCell;
 use super::tls;
 use super::transfer::{send_bdat, send_data, Hooks, MessageView, TransferError};
@@ -1107,7 +1108,7 @@ impl<'a> Engine<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::esmtp::session::Recipient;
+    use crate::esmtp::message::Recipient;
     use crate::esmtp::source::tests::Chunks;
     use std::ffi::CString;
     use std::io::{BufRead, BufReader, Write};

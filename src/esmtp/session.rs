@@ -1,5 +1,6 @@
-//! The object model behind libESMTP's handles: a session owns its messages
-//! and ETRN nodes, a message owns its recipients.
+//! The session behind libESMTP's `smtp_session_t`: where to connect, how,
+//! and what to report to; it owns its messages and ETRN nodes
+//! (`message.rs`).
 //!
 //! C code holds raw pointers to these objects and may call the API from
 //! inside callbacks while the protocol engine runs, so every field that the
@@ -12,9 +13,8 @@ use std::rc::Rc;
 
 use super::appdata::AppData;
 use super::events::{EventSink, Monitor, ReportSink};
-use super::headers::HeaderTable;
-use super::source::MessageSource;
-use super::status::StatusCell;
+use super::message::{EtrnNode, Message};
+use super::policy;
 use crate::common::list::FrozenList;
 
 /// Which timeout `smtp_set_timeout` addresses, in libESMTP's order.
@@ -101,7 +101,7 @@ pub struct Session {
     /// our extension, `smtp_tls_set_implicit`).
     pub implicit_tls: Cell<bool>,
     /// DANE / MTA-STS settings (`smtp_tls_set_policy` and friends).
-    pub tls_policy: RefCell<crate::esmtp::policy::Config>,
+    pub tls_policy: RefCell<policy::Config>,
     /// Report each peer certificate with SMTP_EV_TLS_CERT.
     pub cert_events: Cell<bool>,
     /// The application's TLSRPT callback.
@@ -178,93 +178,6 @@ impl Drop for Session {
             unsafe { openssl_sys::SSL_CTX_free(ctx.cast()) };
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum DsnRet {
-    #[default]
-    NotSet,
-    Full,
-    Hdrs,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Body {
-    #[default]
-    NotSet,
-    SevenBit,
-    EightBitMime,
-    BinaryMime,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ByMode {
-    #[default]
-    NotSet,
-    Notify,
-    Return,
-}
-
-#[derive(Default)]
-pub struct Message {
-    pub app_data: AppData,
-    pub recipients: FrozenList<Recipient>,
-    pub reverse_path: RefCell<Option<CString>>,
-    pub source: RefCell<Option<Box<dyn MessageSource>>>,
-    pub headers: RefCell<HeaderTable>,
-    pub reverse_path_status: StatusCell,
-    pub message_status: StatusCell,
-    pub dsn_ret: Cell<DsnRet>,
-    pub dsn_envid: RefCell<Option<CString>>,
-    pub size_estimate: Cell<u64>,
-    pub body: Cell<Body>,
-    pub by_time: Cell<i64>,
-    pub by_mode: Cell<ByMode>,
-    pub by_trace: Cell<bool>,
-}
-
-impl Message {
-    pub fn has_pending(&self) -> bool {
-        self.recipients.iter().any(|r| !r.complete.get())
-    }
-
-    pub fn wants_dsn(&self) -> bool {
-        self.dsn_ret.get() != DsnRet::NotSet
-            || self.dsn_envid.borrow().is_some()
-            || self.recipients.iter().any(|r| r.dsn_notify.get() != 0 || r.dsn_orcpt.borrow().is_some())
-    }
-}
-
-pub struct Recipient {
-    pub app_data: AppData,
-    pub mailbox: CString,
-    pub status: StatusCell,
-    pub complete: Cell<bool>,
-    /// `enum notify_flags` bits; -1 is NEVER, 0 not set.
-    pub dsn_notify: Cell<i32>,
-    /// ORCPT address type and address.
-    pub dsn_orcpt: RefCell<Option<(CString, CString)>>,
-}
-
-impl Recipient {
-    pub fn new(mailbox: CString) -> Recipient {
-        Recipient {
-            app_data: AppData::default(),
-            mailbox,
-            status: StatusCell::default(),
-            complete: Cell::new(false),
-            dsn_notify: Cell::new(0),
-            dsn_orcpt: RefCell::new(None),
-        }
-    }
-}
-
-pub struct EtrnNode {
-    pub app_data: AppData,
-    /// 0 or `'@'`.
-    pub option: i32,
-    pub domain: CString,
-    pub status: StatusCell,
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use super::conn::{Conn, IoFailure};
 use super::events::{report, Event, EventSink, Monitor};
 use super::headers::{Action, HeaderTable, PrintContext};
+use super::message::Message;
 use super::protocol::Stop;
-use super::session::Message;
 use super::source::{MessageSource, Reader};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

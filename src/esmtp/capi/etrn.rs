@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use super::{check_args, cstr, guarded, handle, need, smtp_etrn_node_t, smtp_session_t, smtp_status_t};
 use crate::esmtp::appdata::AppData;
-use crate::esmtp::session::EtrnNode;
+use crate::esmtp::message::EtrnNode;
 use crate::esmtp::status::StatusCell;
 
 pub type smtp_etrn_enumerate_nodecb_t =

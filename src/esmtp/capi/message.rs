@@ -8,7 +8,7 @@ use super::{
     by_mode, check_args, cstr, e8bitmime_body, guarded, handle, need, ret_flags, smtp_message_t,
     smtp_recipient_t, smtp_status_t,
 };
-use crate::esmtp::session::{Body, ByMode, DsnRet, Recipient};
+use crate::esmtp::message::{Body, ByMode, DsnRet, Recipient};
 
 pub type smtp_enumerate_recipientcb_t =
     Option<unsafe extern "C" fn(smtp_recipient_t, *const c_char, *mut c_void)>;

@@ -6,8 +6,9 @@ use std::rc::Rc;
 use super::auth::auth_context_t;
 use super::callbacks::{smtp_eventcb_t, smtp_monitorcb_t, CEventSink, CMonitor};
 use super::{check_args, cstr, guarded, handle, need, smtp_message_t, smtp_session_t, starttls_option};
+use crate::esmtp::message::Message;
 use crate::esmtp::protocol::{self, RunOptions};
-use crate::esmtp::session::{Message, ServerAddr, Session, StartTls, TimeoutKind};
+use crate::esmtp::session::{ServerAddr, Session, StartTls, TimeoutKind};
 
 pub type smtp_enumerate_messagecb_t = Option<unsafe extern "C" fn(smtp_message_t, *mut c_void)>;
 

@@ -1,6 +1,7 @@
 //! The C types of libesmtp.h that are not callbacks.
 
-use crate::esmtp::session::{EtrnNode, Message, Recipient, Session};
+use crate::esmtp::message::{EtrnNode, Message, Recipient};
+use crate::esmtp::session::Session;
 
 pub type smtp_session_t = *mut Session;
 pub type smtp_message_t = *mut Message;

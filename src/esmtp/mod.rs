@@ -19,4 +19,3 @@ pub mod session;
 pub mod source;
 pub mod status;
 pub mod tls;
-pub mod transfer;

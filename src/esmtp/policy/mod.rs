@@ -8,7 +8,6 @@
 
 pub mod dane;
 pub mod dns;
-pub mod engine;
 pub mod https;
 pub mod json;
 pub mod sts;

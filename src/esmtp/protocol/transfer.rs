@@ -1,12 +1,12 @@
 //! Sending a message's content: processed headers, then the body, either
 //! dot-stuffed after DATA (RFC 5321 §4.5.2) or in BDAT chunks (RFC 3030).
 
-use super::conn::{Conn, IoFailure};
-use super::events::{report, Event, EventSink, Monitor};
-use super::headers::{Action, HeaderTable, PrintContext};
-use super::message::Message;
-use super::protocol::Stop;
-use super::source::{MessageSource, Reader};
+use super::stop::Stop;
+use crate::esmtp::conn::{Conn, IoFailure};
+use crate::esmtp::events::{report, Event, EventSink, Monitor};
+use crate::esmtp::headers::{Action, HeaderTable, PrintContext};
+use crate::esmtp::message::Message;
+use crate::esmtp::source::{MessageSource, Reader};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferError {

@@ -1,4 +1,4 @@
-//! The policy's part in the session engine: planning a session, setting
+//! The TLS policies' part in the session engine: planning a session, setting
 //! up and judging each handshake, and handing results to the application.
 
 use std::ffi::CString;
@@ -6,11 +6,11 @@ use std::ffi::CString;
 use openssl::ssl::{SslContext, SslRef};
 use socket2::SockAddr;
 
-use super::tlsrpt::{result, Failure, TlsResult};
-use super::{arm, judge, prepare, Armed, Kind, Mode, Plan, Stop};
 use crate::esmtp::conn::service_port;
 use crate::esmtp::error::{self, set_error};
 use crate::esmtp::events::{report, Event, EventSink};
+use crate::esmtp::policy::tlsrpt::{result, Failure, TlsResult};
+use crate::esmtp::policy::{arm, judge, prepare, Armed, Kind, Mode, Plan, Stop};
 use crate::esmtp::session::{ServerAddr, Session, StartTls};
 use crate::esmtp::tls::handshake::Hooks;
 

@@ -89,29 +89,28 @@ class Conn:
     def settimeout(self):
         self.sock.settimeout(max(0.05, self.deadline - time.monotonic()))
 
-    def readline(self):
-        while b"\n" not in self.buf:
+    def fill(self, enough):
+        """Reads until enough(buffer); False on close, error or deadline."""
+        while not enough(self.buf):
             self.settimeout()
             try:
                 data = self.sock.recv(65536)
             except (socket.timeout, OSError, ssl.SSLError):
-                return None
+                return False
             if not data:
-                return None
+                return False
             self.buf += data
+        return True
+
+    def readline(self):
+        if not self.fill(lambda b: b"\n" in b):
+            return None
         line, self.buf = self.buf.split(b"\n", 1)
         return line + b"\n"
 
     def read_exact(self, n):
-        while len(self.buf) < n:
-            self.settimeout()
-            try:
-                data = self.sock.recv(65536)
-            except (socket.timeout, OSError, ssl.SSLError):
-                return None
-            if not data:
-                return None
-            self.buf += data
+        if not self.fill(lambda b: len(b) >= n):
+            return None
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 

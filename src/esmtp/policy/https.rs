@@ -356,27 +356,39 @@ mod server_tests {
         (key, b.build())
     }
 
-    #[test]
-    fn chunk_sizes_cannot_overflow_the_cap() {
-        let (key, c) = cert();
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        let c2 = c.clone();
-        let srv = std::thread::spawn(move || {
+    /// Serves one TLS connection on `l` with `key` and `cert`: reads the
+    /// request, then lets `answer` write the response.
+    fn serve_tls_once(
+        l: TcpListener,
+        key: PKey<openssl::pkey::Private>,
+        cert: X509,
+        answer: impl FnOnce(&mut openssl::ssl::SslStream<std::net::TcpStream>) + Send + 'static,
+    ) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
             let mut a = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
             a.set_private_key(&key).unwrap();
-            a.set_certificate(&c2).unwrap();
+            a.set_certificate(&cert).unwrap();
             let a = a.build();
             let (t, _) = l.accept().unwrap();
             let mut s = a.accept(t).unwrap();
             let mut req = [0u8; 4096];
             let _ = s.read(&mut req);
+            answer(&mut s);
+            let _ = s.shutdown();
+        })
+    }
+
+    #[test]
+    fn chunk_sizes_cannot_overflow_the_cap() {
+        let (key, c) = cert();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let srv = serve_tls_once(l, key, c.clone(), |s| {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\nffffffffffffffff\r\n").unwrap();
             let junk = vec![b'A'; 1 << 20];
             for _ in 0..8 {
                 let _ = s.write_all(&junk);
             }
-            let _ = s.shutdown();
         });
         let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
         b.cert_store_mut().add_cert(c).unwrap();
@@ -407,19 +419,9 @@ mod server_tests {
             let _ = t.read(&mut hello);
             let _ = t.write_all(b"SSH-2.0-not-tls\r\n");
         });
-        let c2 = c.clone();
-        let srv = std::thread::spawn(move || {
-            let mut a = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
-            a.set_private_key(&key).unwrap();
-            a.set_certificate(&c2).unwrap();
-            let a = a.build();
-            let (t, _) = good.accept().unwrap();
-            let mut s = a.accept(t).unwrap();
-            let mut req = [0u8; 4096];
-            let _ = s.read(&mut req);
+        let srv = serve_tls_once(good, key, c.clone(), |s| {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
                 .unwrap();
-            let _ = s.shutdown();
         });
         let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
         b.cert_store_mut().add_cert(c).unwrap();

@@ -2,7 +2,7 @@
 //! libesmtp.h's names and values are untouched; a program that uses these
 //! can test for the header with `__has_include(<libesmtp-ext.h>)`.
 
-use std::ffi::{c_char, c_int, c_long, c_void, CString};
+use std::ffi::{c_char, c_int, c_long, c_void};
 use std::rc::Rc;
 
 use super::callbacks::CReportSink;
@@ -281,10 +281,8 @@ pub unsafe extern "C" fn smtp_tlsrpt_report(
         let (org, contact, id) =
             need!(org.zip(contact).zip(id).map(|((a, b), c)| (a, b, c)), std::ptr::null_mut());
         let doc = r.0.report(&org, &contact, &id, start, end);
-        let Ok(doc) = CString::new(doc) else { return std::ptr::null_mut() };
-        // SAFETY: strdup copies a NUL-terminated string into malloc'ed
-        // memory the caller frees.
-        unsafe { libc::strdup(doc.as_ptr()) }
+        // malloc'ed: the caller frees it.
+        crate::common::cstr::malloc_cstr(doc.as_bytes())
     })
 }
 

@@ -188,7 +188,7 @@ fn poll_loop(base: *mut c_void) -> bool {
             }
             super::die(b"poll failed");
         }
-        if fds[0].revents != 0 && crate::common::guard::guard(true, || {}, read_and_dispatch) {
+        if fds[0].revents != 0 && crate::common::guard::guard(|| true, read_and_dispatch) {
             return true;
         }
     }
@@ -262,11 +262,11 @@ extern "C" fn on_write(_fd: c_int, _what: c_short, _arg: *mut c_void) {
             l.write_armed = false;
         }
     });
-    crate::common::guard::guard((), || {}, flush_or_arm);
+    crate::common::guard::guard(|| (), flush_or_arm);
 }
 
 extern "C" fn on_read(_fd: c_int, _what: c_short, _arg: *mut c_void) {
-    let eof = crate::common::guard::guard(true, || {}, read_and_dispatch);
+    let eof = crate::common::guard::guard(|| true, read_and_dispatch);
     if eof {
         LOOP.with(|l| {
             if let Some(l) = l.borrow().as_ref() {

@@ -67,15 +67,20 @@ fn register_inner(filter: bool, incoming: bool, phase: Phase, cb: Option<Cb>) {
         let dir = if incoming { Direction::In } else { Direction::Out };
         Event::Report { incoming: dir, phase: PhaseKey::of(phase) }
     };
+    // Only our registration functions call this, each with its phase's
+    // prototype; a slip there must stop the filter before it registers,
+    // not leave smtpd waiting for answers to an event nobody hears.
+    if cb.is_some_and(|cb| cb.shape() != phase.shape()) {
+        die(format!("osmtpd: internal error: {} callback registered with the wrong prototype", phase.name())
+            .as_bytes());
+    }
     let added = STATE.with(|s| {
         let mut s = s.borrow_mut();
         if !s.reg.add(ev) {
             return false;
         }
-        if let Some(cb) = cb {
-            s.table.set(incoming, phase, cb);
-        }
-        true
+        // The shape was checked above.
+        cb.is_none_or(|cb| s.table.set(incoming, phase, cb).is_ok())
     });
     if !added {
         die(b"Event already registered");

@@ -13,6 +13,7 @@ pub mod callbacks;
 pub mod etrn;
 pub mod ext;
 pub mod headers;
+mod inuse;
 pub mod message;
 pub mod misc;
 pub mod recipient;

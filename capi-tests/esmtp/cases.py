@@ -547,6 +547,11 @@ for mode in ["enum_rcpt_null", "envid_null", "orcpt_null", "starttls_ctx_null",
              "from_phrase_null", "sender_nullnull", "override_novalue", "date_null",
              "reentry"]:
     case("crash_" + mode, "t_crash", ["mode=" + mode], sc(), flags=["divergent"])
+# Re-entrancy: callbacks of a session in use (run, enumerations) try to
+# destroy or change it, its messages and recipients (COMPATIBILITY A10).
+for mode in ["event_connect", "event_rcpt", "monitor", "messagecb", "enum_messages",
+             "enum_recipients", "enum_etrn"]:
+    case("reentry_" + mode, "t_reentry", ["mode=" + mode], sc(), flags=["divergent"])
 # A read error on the first of several pipelined responses: the original
 # then calls protocol_states[-1].rsp (a NULL function pointer).
 send("crash_pipelined_rcpt_close", [], sc(["PIPELINING"], r("RCPT", action="close")),

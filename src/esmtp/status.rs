@@ -7,6 +7,8 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
 
+use crate::common::cstr::malloc_cstr;
+
 /// Exactly `struct smtp_status` of libesmtp.h.
 #[repr(C)]
 #[derive(Debug)]
@@ -78,20 +80,6 @@ impl StatusCell {
 impl Drop for StatusCell {
     fn drop(&mut self) {
         self.reset();
-    }
-}
-
-/// A `malloc`ed NUL-terminated copy of `bytes` (null on allocation failure).
-pub fn malloc_cstr(bytes: &[u8]) -> *mut c_char {
-    // SAFETY: malloc of len+1 bytes, then a copy of `len` bytes into it and a
-    // terminating NUL, all within the allocation.
-    unsafe {
-        let p = libc::malloc(bytes.len() + 1).cast::<u8>();
-        if !p.is_null() {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-            *p.add(bytes.len()) = 0;
-        }
-        p.cast()
     }
 }
 

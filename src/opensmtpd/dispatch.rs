@@ -12,7 +12,7 @@ use std::ffi::{c_void, CStr};
 
 use super::ctx::osmtpd_ctx;
 use super::params;
-use super::phase::Phase;
+use super::phase::{Phase, Shape};
 use super::protocol::{Event, Kind, ParseError};
 use super::registration::{
     NEED_CIPHERS, NEED_DST, NEED_EVPID, NEED_FCRDNS, NEED_GREETING, NEED_IDENTITY, NEED_MAILFROM, NEED_MSGID,
@@ -41,6 +41,23 @@ pub enum Args<'a> {
     Commit(u32, usize),
     /// link-auth: user name and result (0 pass, 1 fail, 2 error).
     Auth(&'a CStr, i32),
+}
+
+impl Args<'_> {
+    pub fn shape(&self) -> Shape {
+        match self {
+            Args::None => Shape::Plain,
+            Args::Text(_) => Shape::Text,
+            Args::Connect { .. } => Shape::Connect,
+            Args::LinkConnect { .. } => Shape::LinkConnect,
+            Args::Msg(_) => Shape::Msg,
+            Args::MsgAddr(..) => Shape::MsgAddr,
+            Args::MsgStatus(..) => Shape::MsgStatus,
+            Args::Envelope(..) => Shape::Envelope,
+            Args::Commit(..) => Shape::Commit,
+            Args::Auth(..) => Shape::Auth,
+        }
+    }
 }
 
 /// The filter's callbacks, as the C layer holds them.
@@ -330,7 +347,7 @@ mod tests {
         }
     }
 
-    fn feed(d: &mut Dispatcher, log: &mut Log, line: &[u8]) {
+    fn feed(d: &mut Dispatcher, log: &mut dyn Callbacks, line: &[u8]) {
         let Line::Event(e) = parse(line).unwrap() else { panic!() };
         d.event(&e, log).unwrap();
     }
@@ -385,6 +402,51 @@ mod tests {
         d.end_session(4, &mut log);
         let ends: Vec<&str> = log.0.iter().map(String::as_str).filter(|l| l.contains("deleted")).collect();
         assert_eq!(ends, ["message deleted", "deleted", "message deleted", "deleted"]);
+    }
+
+    /// Records the shape of what each phase's callback was given.
+    #[derive(Default)]
+    struct Shapes(Vec<(Phase, Shape)>);
+
+    impl Callbacks for Shapes {
+        fn call(&mut self, _incoming: bool, phase: Phase, _ctx: *mut osmtpd_ctx, args: Args<'_>) {
+            self.0.push((phase, args.shape()));
+        }
+        fn session_created(&mut self, _: *mut osmtpd_ctx) -> *mut c_void {
+            std::ptr::null_mut()
+        }
+        fn session_deleted(&mut self, _: *mut osmtpd_ctx, _: *mut c_void) {}
+        fn message_created(&mut self, _: *mut osmtpd_ctx) -> *mut c_void {
+            std::ptr::null_mut()
+        }
+        fn message_deleted(&mut self, _: *mut osmtpd_ctx, _: *mut c_void) {}
+    }
+
+    #[test]
+    fn every_phase_passes_the_arguments_of_its_shape() {
+        let mut d = Dispatcher::default();
+        let mut seen = Shapes::default();
+        for phase in Phase::all() {
+            let params = match phase {
+                Phase::Connect => "localhost|192.0.2.1",
+                Phase::LinkConnect => "rdns|pass|192.0.2.1:1234|192.0.2.2:25",
+                Phase::LinkIdentify => "EHLO|client",
+                Phase::LinkAuth => "user|pass",
+                Phase::TxBegin | Phase::TxRollback => "00000001",
+                Phase::TxMail | Phase::TxRcpt => "00000001|ok|a@b",
+                Phase::TxEnvelope => "00000001|0000000100000002",
+                Phase::TxData => "00000001|ok",
+                Phase::TxCommit => "00000001|1234",
+                _ => "x",
+            };
+            let (kind, token) = if phase.is_filter() { ("filter", "|0a") } else { ("report", "") };
+            let line = format!("{kind}|0.6|1.0|smtp-in|{}|01{token}|{params}", phase.name());
+            feed(&mut d, &mut seen, line.as_bytes());
+        }
+        assert_eq!(seen.0.len(), Phase::all().count());
+        for (phase, shape) in seen.0 {
+            assert_eq!(shape, phase.shape(), "{}", phase.name());
+        }
     }
 
     #[test]

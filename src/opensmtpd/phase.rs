@@ -40,6 +40,23 @@ pub enum Phase {
     LinkAuth,
 }
 
+/// What a phase's callback takes after the context: one C prototype per
+/// shape. Registration and dispatch both go by this table, so a callback
+/// is only ever stored for, and called with, its own arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Plain,
+    Text,
+    Connect,
+    LinkConnect,
+    Msg,
+    MsgAddr,
+    MsgStatus,
+    Envelope,
+    Commit,
+    Auth,
+}
+
 const NAMES: &[(Phase, &str)] = &[
     (Phase::Connect, "connect"),
     (Phase::Helo, "helo"),
@@ -87,6 +104,25 @@ impl Phase {
     /// Filter phases come before the report events.
     pub fn is_filter(self) -> bool {
         (self as i32) <= Phase::Commit as i32
+    }
+
+    pub fn shape(self) -> Shape {
+        use Phase::*;
+        match self {
+            Connect => Shape::Connect,
+            Helo | Ehlo | Auth | MailFrom | RcptTo | DataLine => Shape::Text,
+            StartTls | Data | Rset | Quit | Noop | Help | Wiz | Commit => Shape::Plain,
+            LinkConnect => Shape::LinkConnect,
+            LinkDisconnect | Timeout => Shape::Plain,
+            LinkGreeting | LinkIdentify | LinkTls => Shape::Text,
+            TxBegin | TxRollback => Shape::Msg,
+            TxMail | TxRcpt => Shape::MsgAddr,
+            TxEnvelope => Shape::Envelope,
+            TxData => Shape::MsgStatus,
+            TxCommit => Shape::Commit,
+            ProtocolClient | ProtocolServer | FilterResponse => Shape::Text,
+            LinkAuth => Shape::Auth,
+        }
     }
 
     pub fn all() -> impl Iterator<Item = Phase> {

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::ffi::c_char;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::common::cstr::malloc_cstr;
+
 use super::ctx::{greeting, osmtpd_ctx, OSMTPD_STATUS_TEMPFAIL};
 
 pub struct Session {
@@ -18,21 +20,6 @@ pub struct Session {
     pub message_open: bool,
     /// Data lines came for the current message, its final "." not yet.
     pub in_data: bool,
-}
-
-fn malloc_cstr(bytes: &[u8]) -> *mut c_char {
-    // An interior NUL would silently cut the string in C: keep what
-    // precedes it, as strdup of the wire bytes would have.
-    let bytes = &bytes[..bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len())];
-    // SAFETY: allocates len+1 bytes and writes exactly that many.
-    unsafe {
-        let p = libc::malloc(bytes.len() + 1).cast::<u8>();
-        if !p.is_null() {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-            *p.add(bytes.len()) = 0;
-        }
-        p.cast()
-    }
 }
 
 /// Replaces a string field, freeing the previous value (libopensmtpd 0.7

@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
+use super::inuse::{session_running, Using};
 use super::{check_args, cstr, guarded, handle, need, smtp_etrn_node_t, smtp_session_t, smtp_status_t};
 use crate::esmtp::appdata::AppData;
 use crate::esmtp::message::EtrnNode;
@@ -24,6 +25,7 @@ pub unsafe extern "C" fn smtp_etrn_add_node(
         // SAFETY: per the function's contract.
         let (s, domain) = unsafe { (handle(session), cstr(node)) };
         let (s, domain) = need!(s.zip(domain), std::ptr::null_mut());
+        check_args!(!session_running(s), std::ptr::null_mut());
         check_args!(option == 0 || option == b'@' as c_int, std::ptr::null_mut());
         let node = EtrnNode {
             app_data: AppData::default(),
@@ -47,6 +49,7 @@ pub unsafe extern "C" fn smtp_etrn_enumerate_nodes(
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
         let cb = need!(cb, 0);
+        let _walking = Using::walk(s);
         for n in s.etrn_nodes.iter() {
             // SAFETY: the application's enumeration callback.
             unsafe { cb((n as *const EtrnNode).cast_mut(), n.option, n.domain.as_ptr(), arg) };

@@ -2,10 +2,11 @@
 //! libesmtp.h's names and values are untouched; a program that uses these
 //! can test for the header with `__has_include(<libesmtp-ext.h>)`.
 
-use std::ffi::{c_char, c_int, c_long, c_void, CString};
+use std::ffi::{c_char, c_int, c_long, c_void};
 use std::rc::Rc;
 
 use super::callbacks::CReportSink;
+use super::inuse::session_running;
 use super::{check_args, cstr, guarded, handle, need, smtp_session_t};
 use crate::esmtp::policy::{self, tlsrpt, Kind};
 
@@ -22,6 +23,7 @@ pub unsafe extern "C" fn smtp_tls_set_implicit(session: smtp_session_t, on: c_in
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         s.implicit_tls.set(on != 0);
         1
     })
@@ -83,6 +85,7 @@ pub unsafe extern "C" fn smtp_tls_set_policy(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         let kind = need!(Kind::from_c(policy), 0);
         // SAFETY: per the function's contract.
         let domain = match unsafe { cstr(domain) } {
@@ -134,6 +137,7 @@ pub unsafe extern "C" fn smtp_tls_set_resolver(session: smtp_session_t, servers:
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         // SAFETY: per the function's contract.
         let list = match unsafe { cstr(servers) } {
             None => None,
@@ -160,6 +164,7 @@ pub unsafe extern "C" fn smtp_tls_set_policy_timeout(session: smtp_session_t, ms
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         let ms = ms.clamp(100, 3_600_000);
         if update_policy(s, |cfg| cfg.timeout = std::time::Duration::from_millis(ms as u64)) == 0 {
             return 0;
@@ -179,6 +184,7 @@ pub unsafe extern "C" fn smtp_tls_set_sts_port(session: smtp_session_t, port: c_
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         let port = need!(u16::try_from(port).ok().filter(|&p| p != 0), 0);
         update_policy(s, |cfg| cfg.sts_port = port)
     })
@@ -199,6 +205,7 @@ pub unsafe extern "C" fn smtp_tls_set_report_cb(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         let Ok(mut sink) = s.report_sink.try_borrow_mut() else {
             check_args!(false, 0);
             return 0;
@@ -220,6 +227,7 @@ pub unsafe extern "C" fn smtp_tls_set_cert_events(session: smtp_session_t, on: c
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         s.cert_events.set(on != 0);
         1
     })
@@ -281,10 +289,8 @@ pub unsafe extern "C" fn smtp_tlsrpt_report(
         let (org, contact, id) =
             need!(org.zip(contact).zip(id).map(|((a, b), c)| (a, b, c)), std::ptr::null_mut());
         let doc = r.0.report(&org, &contact, &id, start, end);
-        let Ok(doc) = CString::new(doc) else { return std::ptr::null_mut() };
-        // SAFETY: strdup copies a NUL-terminated string into malloc'ed
-        // memory the caller frees.
-        unsafe { libc::strdup(doc.as_ptr()) }
+        // malloc'ed: the caller frees it.
+        crate::common::cstr::malloc_cstr(doc.as_bytes())
     })
 }
 

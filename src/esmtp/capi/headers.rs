@@ -5,6 +5,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
+use super::inuse::message_running;
 use super::{check_args, cstr, guarded, handle, need, smtp_message_t};
 use crate::esmtp::error;
 use crate::esmtp::headers::{Kind, SetArgs};
@@ -44,6 +45,7 @@ pub unsafe extern "C" fn mailcompat_esmtp_set_header(
         // SAFETY: per the function's contract.
         let (m, name) = unsafe { (handle(message), cstr(name)) };
         let (m, name) = need!(m.zip(name), 0);
+        check_args!(!message_running(m), 0);
         let mut table = need!(m.headers.try_borrow_mut().ok(), 0);
         let arity = table.arity(name.to_bytes());
         // SAFETY: the shim read `a` and `b` as the pointers this header's
@@ -85,6 +87,7 @@ pub unsafe extern "C" fn mailcompat_esmtp_set_header_option(
         // SAFETY: per the function's contract.
         let (m, name) = unsafe { (handle(message), cstr(name)) };
         let (m, name) = need!(m.zip(name), 0);
+        check_args!(!message_running(m), 0);
         let mut table = need!(m.headers.try_borrow_mut().ok(), 0);
         match table.set_option(name.to_bytes(), option, flag != 0) {
             Ok(()) => 1,

@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_int, c_long, c_ulong, c_void};
 
 use super::callbacks::{smtp_messagecb_t, CMessageSource};
+use super::inuse::{message_running, Using};
 use super::{
     by_mode, check_args, cstr, e8bitmime_body, guarded, handle, need, ret_flags, smtp_message_t,
     smtp_recipient_t, smtp_status_t,
@@ -22,6 +23,7 @@ pub unsafe extern "C" fn smtp_set_reverse_path(message: smtp_message_t, mailbox:
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
+        check_args!(!message_running(m), 0);
         // SAFETY: per the function's contract.
         let mailbox = unsafe { cstr(mailbox) };
         let mut rp = need!(m.reverse_path.try_borrow_mut().ok(), 0);
@@ -61,6 +63,7 @@ pub unsafe extern "C" fn smtp_message_reset_status(message: smtp_message_t) -> c
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
+        check_args!(!message_running(m), 0);
         m.reverse_path_status.reset();
         m.message_status.reset();
         1
@@ -78,6 +81,7 @@ pub unsafe extern "C" fn smtp_add_recipient(
         // SAFETY: per the function's contract.
         let (m, mailbox) = unsafe { (handle(message), cstr(mailbox)) };
         let (m, mailbox) = need!(m.zip(mailbox), std::ptr::null_mut());
+        check_args!(!message_running(m), std::ptr::null_mut());
         (m.recipients.push(Recipient::new(mailbox.to_owned())) as *const Recipient).cast_mut()
     })
 }
@@ -96,6 +100,7 @@ pub unsafe extern "C" fn smtp_enumerate_recipients(
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
         let cb = need!(cb, 0);
+        let _walking = Using::walk_message(m);
         for r in m.recipients.iter() {
             // SAFETY: the application's enumeration callback.
             unsafe { cb((r as *const Recipient).cast_mut(), r.mailbox.as_ptr(), arg) };
@@ -115,6 +120,7 @@ pub unsafe extern "C" fn smtp_set_messagecb(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
+        check_args!(!message_running(m), 0);
         let cb = need!(cb, 0);
         let mut source = need!(m.source.try_borrow_mut().ok(), 0);
         *source = Some(Box::new(CMessageSource::new(cb, arg)));
@@ -169,6 +175,7 @@ pub unsafe extern "C" fn smtp_dsn_set_ret(message: smtp_message_t, flags: ret_fl
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
+        check_args!(!message_running(m), 0);
         m.dsn_ret.set(match flags {
             1 => DsnRet::Full,
             2 => DsnRet::Hdrs,
@@ -188,6 +195,7 @@ pub unsafe extern "C" fn smtp_dsn_set_envid(message: smtp_message_t, envid: *con
         // SAFETY: per the function's contract.
         let (m, envid) = unsafe { (handle(message), cstr(envid)) };
         let (m, envid) = need!(m.zip(envid), 0);
+        check_args!(!message_running(m), 0);
         let mut slot = need!(m.dsn_envid.try_borrow_mut().ok(), 0);
         *slot = Some(envid.to_owned());
         1
@@ -201,6 +209,7 @@ pub unsafe extern "C" fn smtp_size_set_estimate(message: smtp_message_t, size: c
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
+        check_args!(!message_running(m), 0);
         m.size_estimate.set(size);
         1
     })
@@ -213,6 +222,7 @@ pub unsafe extern "C" fn smtp_8bitmime_set_body(message: smtp_message_t, body: e
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
+        check_args!(!message_running(m), 0);
         m.body.set(match body {
             1 => Body::SevenBit,
             2 => Body::EightBitMime,
@@ -237,6 +247,7 @@ pub unsafe extern "C" fn smtp_deliverby_set_mode(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let m = need!(unsafe { handle(message) }, 0);
+        check_args!(!message_running(m), 0);
         check_args!((-999_999_999..=999_999_999).contains(&time), 0);
         check_args!(!(mode == 2 && time <= 0), 0);
         m.by_time.set(time);

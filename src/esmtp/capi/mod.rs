@@ -13,6 +13,7 @@ pub mod callbacks;
 pub mod etrn;
 pub mod ext;
 pub mod headers;
+mod inuse;
 pub mod message;
 pub mod misc;
 pub mod recipient;
@@ -34,7 +35,13 @@ pub(crate) fn on_panic() {
 /// macro defining it, so cbindgen sees every signature.)
 macro_rules! guarded {
     ($fail:expr, $body:block) => {
-        $crate::common::guard::guard($fail, $crate::esmtp::capi::on_panic, move || $body)
+        $crate::common::guard::guard(
+            || {
+                $crate::esmtp::capi::on_panic();
+                $fail
+            },
+            move || $body,
+        )
     };
 }
 pub(crate) use guarded;

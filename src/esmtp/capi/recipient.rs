@@ -2,7 +2,8 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use super::{cstr, guarded, handle, need, notify_flags, smtp_recipient_t, smtp_status_t};
+use super::inuse::recipient_running;
+use super::{check_args, cstr, guarded, handle, need, notify_flags, smtp_recipient_t, smtp_status_t};
 
 /// # Safety
 /// Pointer arguments must be null or valid as libESMTP documents them.
@@ -36,6 +37,7 @@ pub unsafe extern "C" fn smtp_recipient_reset_status(recipient: smtp_recipient_t
     guarded!(0, {
         // SAFETY: per the function's contract.
         let r = need!(unsafe { handle(recipient) }, 0);
+        check_args!(!recipient_running(r), 0);
         r.status.reset();
         r.complete.set(false);
         1
@@ -89,6 +91,7 @@ pub unsafe extern "C" fn smtp_dsn_set_notify(recipient: smtp_recipient_t, flags:
     guarded!(0, {
         // SAFETY: per the function's contract.
         let r = need!(unsafe { handle(recipient) }, 0);
+        check_args!(!recipient_running(r), 0);
         r.dsn_notify.set(flags);
         1
     })
@@ -108,6 +111,7 @@ pub unsafe extern "C" fn smtp_dsn_set_orcpt(
         // SAFETY: per the function's contract.
         let (r, t, a) = unsafe { (handle(recipient), cstr(address_type), cstr(address)) };
         let r = need!(r, 0);
+        check_args!(!recipient_running(r), 0);
         let (t, a) = need!(t.zip(a), 0);
         let mut slot = need!(r.dsn_orcpt.try_borrow_mut().ok(), 0);
         *slot = Some((t.to_owned(), a.to_owned()));

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use super::auth::auth_context_t;
 use super::callbacks::{smtp_eventcb_t, smtp_monitorcb_t, CEventSink, CMonitor};
+use super::inuse::{session_in_use, session_running, Using};
 use super::{check_args, cstr, guarded, handle, need, smtp_message_t, smtp_session_t, starttls_option};
 use crate::esmtp::message::Message;
 use crate::esmtp::protocol::{self, RunOptions};
@@ -37,6 +38,7 @@ pub unsafe extern "C" fn smtp_set_server(session: smtp_session_t, hostport: *con
             check_args!(false, 0);
             return 0;
         };
+        check_args!(!session_running(s), 0);
         *s.canon.borrow_mut() = None;
         *s.server.borrow_mut() = Some(ServerAddr::parse(hp.to_bytes()));
         1
@@ -66,6 +68,7 @@ pub unsafe extern "C" fn smtp_set_hostname(session: smtp_session_t, hostname: *c
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         // SAFETY: per the function's contract.
         *s.hostname.borrow_mut() = unsafe { cstr(hostname) }.map(|h| h.to_owned());
         1
@@ -79,6 +82,7 @@ pub unsafe extern "C" fn smtp_add_message(session: smtp_session_t) -> smtp_messa
     guarded!(std::ptr::null_mut(), {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, std::ptr::null_mut());
+        check_args!(!session_running(s), std::ptr::null_mut());
         (s.messages.push(Message::default()) as *const Message).cast_mut()
     })
 }
@@ -97,6 +101,7 @@ pub unsafe extern "C" fn smtp_enumerate_messages(
             check_args!(false, 0);
             return 0;
         };
+        let _walking = Using::walk(s);
         for m in s.messages.iter() {
             // SAFETY: the application's enumeration callback.
             unsafe { cb((m as *const Message).cast_mut(), arg) };
@@ -116,6 +121,7 @@ pub unsafe extern "C" fn smtp_set_eventcb(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         let Ok(mut events) = s.events.try_borrow_mut() else {
             check_args!(false, 0);
             return 0;
@@ -137,6 +143,7 @@ pub unsafe extern "C" fn smtp_set_monitorcb(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         let Ok(mut monitor) = s.monitor.try_borrow_mut() else {
             check_args!(false, 0);
             return 0;
@@ -158,16 +165,17 @@ pub unsafe extern "C" fn smtp_start_session(session: smtp_session_t) -> c_int {
         let s = need!(unsafe { handle(session) }, 0);
         check_args!(s.server.borrow().is_some(), 0);
         // Every message needs its content callback; a session cannot run
-        // again from inside its own callbacks.
+        // from inside its own callbacks.
         check_args!(s.messages.iter().all(|m| m.source.try_borrow().is_ok_and(|src| src.is_some())), 0);
-        check_args!(!s.running.get(), 0);
+        check_args!(!session_running(s), 0);
         // SAFETY: the auth context pointer was given by the application
         // through smtp_auth_set_context and must still be alive.
         let auth = unsafe { super::auth::enabled_context(s.auth_ctx.get()) };
-        s.running.set(true);
-        let rc = protocol::run(s, &RunOptions { auth });
-        s.running.set(false);
-        rc
+        // Marked running until this returns, a panic caught by the guard
+        // included: a session left marked would be refused by
+        // smtp_destroy_session for ever.
+        let _running = Using::run(s);
+        protocol::run(s, &RunOptions { auth })
     })
 }
 
@@ -181,9 +189,10 @@ pub unsafe extern "C" fn smtp_destroy_session(session: smtp_session_t) -> c_int 
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
-        // Destroying a running session from its own callback would free what
-        // the engine is using: refuse, and keep it alive.
-        check_args!(!s.running.get(), 0);
+        // Destroying a session from a callback of its run or of an
+        // enumeration would free what that call is using: refuse, and keep
+        // it alive.
+        check_args!(!session_in_use(s), 0);
         // SAFETY: `session` came from smtp_create_session (Box::into_raw), is
         // not in use by the engine (checked above), and the application
         // gives up every handle into it here.
@@ -239,6 +248,7 @@ pub unsafe extern "C" fn smtp_option_require_all_recipients(session: smtp_sessio
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         s.require_all_recipients.set(state != 0);
         1
     })
@@ -257,6 +267,7 @@ pub unsafe extern "C" fn smtp_set_timeout(session: smtp_session_t, which: c_int,
             check_args!(false, 0);
             return 0;
         };
+        check_args!(!session_running(s), 0);
         let kind = match which & !TIMEOUT_OVERRIDE {
             0 => TimeoutKind::Greeting,
             1 => TimeoutKind::Envelope,
@@ -279,6 +290,7 @@ pub unsafe extern "C" fn smtp_starttls_enable(session: smtp_session_t, how: star
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         s.starttls.set(match how {
             1 => StartTls::Enabled,
             2 => StartTls::Required,
@@ -301,6 +313,7 @@ pub unsafe extern "C" fn smtp_starttls_set_ctx(
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         if !ctx.is_null() {
             // SAFETY: the application passes a live SSL_CTX; we take our own
             // reference, dropped when the session is destroyed.
@@ -322,6 +335,7 @@ pub unsafe extern "C" fn smtp_auth_set_context(session: smtp_session_t, context:
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
         s.auth_ctx.set(context.cast());
         1
     })
@@ -345,4 +359,50 @@ pub unsafe extern "C" fn smtp_starttls_set_password_cb(
         crate::esmtp::tls::context::set_password_callback(cb, arg);
         1
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::esmtp::error;
+    use crate::esmtp::events::{Event, EventSink};
+
+    /// The engine's view of an application callback that cannot return:
+    /// a panic in the middle of a run.
+    struct PanicsOnConnect;
+
+    impl EventSink for PanicsOnConnect {
+        fn event(&self, event: Event<'_>, out: i32) -> i32 {
+            if matches!(event, Event::Connect) {
+                panic!("the engine fails");
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn a_panic_while_running_leaves_the_session_destroyable() {
+        // Accepted by the kernel's backlog: enough for the Connect event.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server =
+            std::ffi::CString::new(format!("127.0.0.1:{}", listener.local_addr().unwrap().port())).unwrap();
+        // SAFETY: a session of ours, used on this thread and destroyed once.
+        unsafe {
+            let s = smtp_create_session();
+            assert_eq!(smtp_set_server(s, server.as_ptr()), 1);
+            let m = smtp_add_message(s);
+            let text = c"Subject: x\r\n\r\nx\r\n";
+            let cb = super::super::message::_smtp_message_str_cb;
+            assert_eq!(
+                super::super::message::smtp_set_messagecb(m, Some(cb), text.as_ptr().cast_mut().cast()),
+                1
+            );
+            assert!(!super::super::message::smtp_add_recipient(m, c"a@example.org".as_ptr()).is_null());
+            *(*s).events.borrow_mut() = Some(Rc::new(PanicsOnConnect));
+            assert_eq!(smtp_start_session(s), 0);
+            assert_eq!(error::errno(), error::ERR_CLIENT_ERROR);
+            assert!(!(*s).running.get());
+            assert_eq!(smtp_destroy_session(s), 1);
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use crate::opensmtpd::ctx::osmtpd_ctx;
 use crate::opensmtpd::dispatch::{Args, Callbacks};
-use crate::opensmtpd::phase::Phase;
+use crate::opensmtpd::phase::{Phase, Shape};
 
 type Ctx = *mut osmtpd_ctx;
 type Ss = *mut libc::sockaddr_storage;
@@ -25,6 +25,27 @@ pub enum Cb {
     Auth(unsafe extern "C" fn(Ctx, *const c_char, c_int)),
 }
 
+impl Cb {
+    pub fn shape(&self) -> Shape {
+        match self {
+            Cb::Plain(_) => Shape::Plain,
+            Cb::Text(_) => Shape::Text,
+            Cb::Connect(_) => Shape::Connect,
+            Cb::LinkConnect(_) => Shape::LinkConnect,
+            Cb::Msg(_) => Shape::Msg,
+            Cb::MsgAddr(_) => Shape::MsgAddr,
+            Cb::MsgStatus(_) => Shape::MsgStatus,
+            Cb::Envelope(_) => Shape::Envelope,
+            Cb::Commit(_) => Shape::Commit,
+            Cb::Auth(_) => Shape::Auth,
+        }
+    }
+}
+
+/// A callback whose prototype is not the one its phase calls.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WrongShape;
+
 pub type CreateFn = unsafe extern "C" fn(Ctx) -> *mut c_void;
 pub type DeleteFn = unsafe extern "C" fn(Ctx, *mut c_void);
 
@@ -41,8 +62,15 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn set(&mut self, incoming: bool, phase: Phase, cb: Cb) {
+    /// Stores `cb` for the phase, if it has the phase's prototype: a
+    /// callback stored otherwise could never be called, and its event
+    /// would go unanswered.
+    pub fn set(&mut self, incoming: bool, phase: Phase, cb: Cb) -> Result<(), WrongShape> {
+        if cb.shape() != phase.shape() {
+            return Err(WrongShape);
+        }
         self.by_event[incoming as usize][phase as usize] = Some(cb);
+        Ok(())
     }
 }
 
@@ -57,7 +85,7 @@ impl Callbacks for Table {
         // the matching arguments; pointers are valid for the call.
         unsafe {
             match (cb, args) {
-                (Cb::Plain(f), _) => f(ctx),
+                (Cb::Plain(f), Args::None) => f(ctx),
                 (Cb::Text(f), Args::Text(t)) => f(ctx, t.as_ptr()),
                 (Cb::Connect(f), Args::Connect { rdns, src }) => f(ctx, rdns.as_ptr(), src),
                 (Cb::LinkConnect(f), Args::LinkConnect { rdns, fcrdns, src, dst }) => {
@@ -69,9 +97,20 @@ impl Callbacks for Table {
                 (Cb::Envelope(f), Args::Envelope(id, e)) => f(ctx, id, e),
                 (Cb::Commit(f), Args::Commit(id, n)) => f(ctx, id, n),
                 (Cb::Auth(f), Args::Auth(u, r)) => f(ctx, u.as_ptr(), r),
-                // A shape mismatch cannot happen (registration fixes the
-                // shape per event); ignore rather than call with wrong args.
-                _ => {}
+                // `set` stores a callback only for its phase's shape and the
+                // dispatcher passes that shape's arguments (both go by
+                // Phase::shape, and a unit test holds the dispatcher to
+                // it). Were that broken, dropping the event would leave
+                // smtpd waiting for an answer: stop loudly instead.
+                (cb, args) => crate::opensmtpd::capi::die(
+                    format!(
+                        "osmtpd: internal error: {} callback of shape {:?} given {:?} arguments",
+                        phase.name(),
+                        cb.shape(),
+                        args.shape()
+                    )
+                    .as_bytes(),
+                ),
             }
         }
     }
@@ -98,5 +137,22 @@ impl Callbacks for Table {
             // SAFETY: the filter's ondelete_message, its own pointer back.
             unsafe { f(ctx, local) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn text(_: Ctx, _: *const c_char) {}
+    unsafe extern "C" fn msg(_: Ctx, _: u32) {}
+
+    #[test]
+    fn a_callback_is_stored_only_for_a_phase_of_its_prototype() {
+        let mut t = Table::default();
+        assert_eq!(t.set(true, Phase::TxBegin, Cb::Text(text)), Err(WrongShape));
+        assert!(t.by_event[1][Phase::TxBegin as usize].is_none());
+        assert_eq!(t.set(true, Phase::TxBegin, Cb::Msg(msg)), Ok(()));
+        assert_eq!(t.set(false, Phase::LinkTls, Cb::Text(text)), Ok(()));
     }
 }

@@ -41,14 +41,16 @@ pub(crate) fn die(msg: &[u8]) -> ! {
     std::process::exit(1)
 }
 
-/// The panic firewall of this library's exports: a panic must not unwind
-/// into the filter, and a filter cannot go on after one, so it ends like
-/// any other fatal error of libopensmtpd, with a message and exit 1.
-fn firewall<R>(body: impl FnOnce() -> R) -> R {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-        Ok(r) => r,
-        Err(_) => die(b"osmtpd: internal error"),
-    }
+/// This library's panic policy, for its exports and for what libevent
+/// calls back: a panic must not unwind into the filter or libevent, and a
+/// filter cannot go on after one (nor may it look like the end of input,
+/// which would end the filter with status 0), so it ends like any other
+/// fatal error of libopensmtpd, with one line naming it and exit 1.
+pub(crate) fn firewall<R>(body: impl FnOnce() -> R) -> R {
+    crate::common::guard::guard(
+        || die(format!("osmtpd: internal error: {}", crate::common::guard::panic_message()).as_bytes()),
+        body,
+    )
 }
 
 fn register(filter: bool, incoming: bool, phase: Phase, cb: Option<Cb>) {
@@ -65,15 +67,20 @@ fn register_inner(filter: bool, incoming: bool, phase: Phase, cb: Option<Cb>) {
         let dir = if incoming { Direction::In } else { Direction::Out };
         Event::Report { incoming: dir, phase: PhaseKey::of(phase) }
     };
+    // Only our registration functions call this, each with its phase's
+    // prototype; a slip there must stop the filter before it registers,
+    // not leave smtpd waiting for answers to an event nobody hears.
+    if cb.is_some_and(|cb| cb.shape() != phase.shape()) {
+        die(format!("osmtpd: internal error: {} callback registered with the wrong prototype", phase.name())
+            .as_bytes());
+    }
     let added = STATE.with(|s| {
         let mut s = s.borrow_mut();
         if !s.reg.add(ev) {
             return false;
         }
-        if let Some(cb) = cb {
-            s.table.set(incoming, phase, cb);
-        }
-        true
+        // The shape was checked above.
+        cb.is_none_or(|cb| s.table.set(incoming, phase, cb).is_ok())
     });
     if !added {
         die(b"Event already registered");
@@ -86,30 +93,32 @@ fn register_inner(filter: bool, incoming: bool, phase: Phase, cb: Option<Cb>) {
 pub unsafe extern "C" fn osmtpd_register_conf(
     cb: Option<unsafe extern "C" fn(*const c_char, *const c_char)>,
 ) {
-    STATE.with(|s| s.borrow_mut().conf = cb);
+    firewall(|| STATE.with(|s| s.borrow_mut().conf = cb));
 }
 
 /// # Safety
 /// The callbacks must be NULL or have the prototypes opensmtpd.h declares.
 #[no_mangle]
 pub unsafe extern "C" fn osmtpd_local_session(oncreate: Option<CreateFn>, ondelete: Option<DeleteFn>) {
-    STATE.with(|s| s.borrow_mut().table.session = (oncreate, ondelete));
+    firewall(|| STATE.with(|s| s.borrow_mut().table.session = (oncreate, ondelete)));
 }
 
 /// # Safety
 /// The callbacks must be NULL or have the prototypes opensmtpd.h declares.
 #[no_mangle]
 pub unsafe extern "C" fn osmtpd_local_message(oncreate: Option<CreateFn>, ondelete: Option<DeleteFn>) {
-    STATE.with(|s| {
-        let mut s = s.borrow_mut();
-        s.table.message = (oncreate, ondelete);
-        s.reg.set_local_message(oncreate.is_some());
+    firewall(|| {
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.table.message = (oncreate, ondelete);
+            s.reg.set_local_message(oncreate.is_some());
+        })
     });
 }
 
 #[no_mangle]
 pub extern "C" fn osmtpd_need(needs: c_int) {
-    STATE.with(|s| s.borrow_mut().reg.need(needs as u32));
+    firewall(|| STATE.with(|s| s.borrow_mut().reg.need(needs as u32)));
 }
 
 /// Registers with smtpd and serves it until it closes the pipe.

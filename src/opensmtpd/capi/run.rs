@@ -188,7 +188,7 @@ fn poll_loop(base: *mut c_void) -> bool {
             }
             super::die(b"poll failed");
         }
-        if fds[0].revents != 0 && crate::common::guard::guard(true, || {}, read_and_dispatch) {
+        if fds[0].revents != 0 && super::firewall(read_and_dispatch) {
             return true;
         }
     }
@@ -257,26 +257,29 @@ fn flush_or_arm() {
 }
 
 extern "C" fn on_write(_fd: c_int, _what: c_short, _arg: *mut c_void) {
-    LOOP.with(|l| {
-        if let Some(l) = l.borrow_mut().as_mut() {
-            l.write_armed = false;
-        }
-    });
-    crate::common::guard::guard((), || {}, flush_or_arm);
+    super::firewall(|| {
+        LOOP.with(|l| {
+            if let Some(l) = l.borrow_mut().as_mut() {
+                l.write_armed = false;
+            }
+        });
+        flush_or_arm();
+    })
 }
 
 extern "C" fn on_read(_fd: c_int, _what: c_short, _arg: *mut c_void) {
-    let eof = crate::common::guard::guard(true, || {}, read_and_dispatch);
-    if eof {
-        LOOP.with(|l| {
-            if let Some(l) = l.borrow().as_ref() {
-                // SAFETY: the live base.
-                unsafe { event_base_loopexit(l.base, std::ptr::null()) };
-            }
-        });
-    } else {
-        flush_or_arm();
-    }
+    super::firewall(|| {
+        if read_and_dispatch() {
+            LOOP.with(|l| {
+                if let Some(l) = l.borrow().as_ref() {
+                    // SAFETY: the live base.
+                    unsafe { event_base_loopexit(l.base, std::ptr::null()) };
+                }
+            });
+        } else {
+            flush_or_arm();
+        }
+    })
 }
 
 /// Reads what stdin has and handles every complete line; true at EOF.
@@ -339,6 +342,11 @@ fn read_into(buf: &mut Vec<u8>) -> bool {
 }
 
 fn handle_line(lp: &mut Loop, line: &[u8]) {
+    // A way for the tests to make the loop fail as a bug would.
+    #[cfg(test)]
+    if line == tests::PANIC_LINE {
+        panic!("a bug in the loop");
+    }
     let fail = |msg: &str| {
         let mut m = msg.as_bytes().to_vec();
         m.extend_from_slice(b": ");
@@ -371,5 +379,80 @@ fn handle_line(lp: &mut Loop, line: &[u8]) {
                 fail(e.0)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{c_char, c_void};
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use crate::opensmtpd::capi::register::osmtpd_register_filter_helo;
+    use crate::opensmtpd::capi::{osmtpd_filter_proceed, osmtpd_local_session, osmtpd_run};
+    use crate::opensmtpd::ctx::osmtpd_ctx;
+
+    pub const PANIC_LINE: &[u8] = b"mailcompat-test|panic";
+    const CHILD: &str = "MAILCOMPAT_TEST_LOOP_CHILD";
+
+    unsafe extern "C" fn on_helo(ctx: *mut osmtpd_ctx, _: *const c_char) {
+        // SAFETY: the context the library handed us.
+        unsafe { osmtpd_filter_proceed(ctx) };
+    }
+
+    unsafe extern "C" fn on_create(_: *mut osmtpd_ctx) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+
+    unsafe extern "C" fn on_delete(_: *mut osmtpd_ctx, _: *mut c_void) {
+        // SAFETY: writes a constant to stderr.
+        unsafe { libc::write(2, b"ondelete\n".as_ptr().cast(), 9) };
+    }
+
+    /// Run as a filter process of its own (the test binary again), since
+    /// the outcome is how that process ends.
+    #[test]
+    fn a_panic_in_the_loop_is_a_fatal_error_not_the_end_of_input() {
+        if std::env::var_os(CHILD).is_some() {
+            // SAFETY: callbacks with opensmtpd.h's prototypes.
+            unsafe {
+                osmtpd_register_filter_helo(Some(on_helo));
+                osmtpd_local_session(Some(on_create), Some(on_delete));
+            }
+            osmtpd_run();
+            // A filter's main returning after osmtpd_run: the end of input.
+            std::process::exit(0);
+        }
+        let exe = std::env::current_exe().unwrap();
+        let mut child = Command::new(exe)
+            .args([
+                "--exact",
+                "opensmtpd::capi::run::tests::a_panic_in_the_loop_is_a_fatal_error_not_the_end_of_input",
+            ])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = b"config|subsystem|smtp-in\nconfig|ready\n\
+            filter|0.6|1.0|smtp-in|helo|01|0a|client\n"
+            .to_vec();
+        input.extend_from_slice(PANIC_LINE);
+        input.push(b'\n');
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+        // The answer given before the failure still reaches smtpd.
+        assert!(stdout.contains("filter-result|0000000000000001|000000000000000a|proceed\n"), "{stdout}");
+        // One line, saying what happened, as osmtpd_errx would.
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("osmtpd: internal error: a bug in the loop at src/opensmtpd/capi/run.rs:"),
+            "{stderr}"
+        );
     }
 }

@@ -21,7 +21,8 @@
 
 use std::cell::RefCell;
 
-use crate::esmtp::session::{Message, Recipient, Session};
+use crate::esmtp::message::{Message, Recipient};
+use crate::esmtp::session::Session;
 
 #[derive(Clone, Copy)]
 enum InUse {

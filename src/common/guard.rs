@@ -27,6 +27,10 @@ thread_local! {
 static HOOK: Once = Once::new();
 
 fn install_hook() {
+    // Every export comes here: once installed, one atomic load.
+    if HOOK.is_completed() {
+        return;
+    }
     // take_hook refuses to run during a panic (a guard entered from a drop
     // while unwinding); the next guard installs it then.
     if std::thread::panicking() {

@@ -5,6 +5,7 @@
 #   make deps         install the Debian packages the tests use (tools/deps)
 #   make demo         build, then send a message through a throwaway server
 #   make check        every test (README's test command)
+#   make fuzz-smoke   the fuzz targets on their corpora, briefly (tools/fuzz)
 #   make install      what `make` built: PREFIX=/usr/local DESTDIR= LIBDIR=
 #                     INCDIR= PKGDIR= FORCE=1 (see tools/install); never builds
 #   make install-strip  the same, stripped (DEBUGDIR=/usr/lib/debug keeps the
@@ -49,7 +50,7 @@ OSMTPD_SONAME := libopensmtpd.so.0
 OSMTPD_MAP := src/opensmtpd/libopensmtpd.map
 OSMTPD_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(OSMTPD_MAP))
 
-.PHONY: all deps demo check install install-strip uninstall clean always
+.PHONY: all deps demo check fuzz-smoke install install-strip uninstall clean always
 all: $(OUT)/$(ESMTP_SO) $(OUT)/$(OSMTPD_SO)
 
 # Packed relative relocations (DT_RELR, glibc 2.36) instead of 24 bytes each,
@@ -119,6 +120,11 @@ check:
 	bash tools/deps check
 	$(MAKE) all
 	bash tools/check
+
+# Every fuzz target on its corpus, then 10 s of new inputs each
+# (tools/fuzz; part of make check).
+fuzz-smoke:
+	bash tools/fuzz smoke 10
 
 INSTALL_VARS = PREFIX='$(PREFIX)' LIBDIR='$(LIBDIR)' INCDIR='$(INCDIR)' PKGDIR='$(PKGDIR)' \
   DESTDIR='$(DESTDIR)' DEBUGDIR='$(DEBUGDIR)' FORCE='$(FORCE)'

@@ -9,4 +9,6 @@
 
 pub mod common;
 pub mod esmtp;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod opensmtpd;

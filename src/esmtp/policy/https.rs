@@ -157,6 +157,13 @@ fn get(mut s: SslStream<Bounded>, host: &str, port: u16) -> Result<Vec<u8>, Fetc
          Accept: text/plain\r\nConnection: close\r\n\r\n"
     );
     s.write_all(req.as_bytes()).map_err(io_err)?;
+    read_response(s)
+}
+
+/// The policy from an HTTP/1.1 response read from `s`: status 200,
+/// `text/plain`, a body by Content-Length, chunks or the close, at most
+/// MAX_BODY bytes. Separate from the connection so that it can be fuzzed.
+pub(crate) fn read_response(s: impl Read) -> Result<Vec<u8>, FetchError> {
     let mut r = Reader { s, buf: Vec::new() };
     let head = r.head()?;
     let (status, headers) = parse_head(&head)?;
@@ -219,13 +226,14 @@ fn truncate(s: &str) -> &str {
     &s[..end]
 }
 
-/// Reads of the reply; `Bounded` holds them to the deadline.
-struct Reader {
-    s: SslStream<Bounded>,
+/// Reads of the reply; on the network, `Bounded` holds them to the
+/// deadline.
+struct Reader<R> {
+    s: R,
     buf: Vec<u8>,
 }
 
-impl Reader {
+impl<R: Read> Reader<R> {
     /// Reads more; false at end of stream.
     fn fill(&mut self) -> Result<bool, FetchError> {
         let mut tmp = [0u8; 8192];

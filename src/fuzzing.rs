@@ -1,0 +1,136 @@
+//! Entry points for the libFuzzer targets in `fuzz/` (feature `fuzzing`,
+//! never in the shipped libraries). Each takes the fuzzer's bytes, drives
+//! one parser the way the network or the application feeds it, and checks
+//! what must hold whatever the input: no panic, and the parser's own
+//! limits.
+
+use crate::esmtp::extensions::Extensions;
+use crate::esmtp::headers::{HeaderTable, PrintContext, SetArgs};
+use crate::esmtp::policy::{dns, https, json, sts, tlsrpt};
+use crate::esmtp::reply::{read_reply, LineSource, ReplyError, ReplyOptions, MAX_LINE, MAX_TEXT};
+use crate::esmtp::source::{MessageSource, Reader};
+
+/// Lines as a connection delivers them, each with its terminator.
+struct Lines<'a> {
+    rest: &'a [u8],
+}
+
+impl LineSource for Lines<'_> {
+    fn next_line(&mut self) -> Result<&[u8], ReplyError> {
+        if self.rest.is_empty() {
+            return Err(ReplyError::Dropped);
+        }
+        let end = memchr::memchr(b'\n', self.rest).map_or(self.rest.len(), |i| i + 1);
+        if end > MAX_LINE + 2 {
+            return Err(ReplyError::Unterminated);
+        }
+        let (line, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Ok(line)
+    }
+}
+
+/// One SMTP reply; the first byte chooses the options. What a reply keeps
+/// is bounded, and a 2xx reply's continuation lines parse as EHLO keywords.
+pub fn reply(data: &[u8]) {
+    let Some((&flags, data)) = data.split_first() else { return };
+    let opts = ReplyOptions { enhanced: flags & 1 != 0, collect_extra: flags & 2 != 0 };
+    let mut src = Lines { rest: data };
+    if let Ok(r) = read_reply(&mut src, &opts, || flags & 4 != 0) {
+        assert!((200..600).contains(&r.code));
+        let kept = r.text.len() + r.extra.iter().map(Vec::len).sum::<usize>();
+        assert!(kept <= MAX_TEXT + MAX_LINE + 2);
+        let _ = Extensions::parse(r.extra.iter().map(Vec::as_slice));
+    }
+}
+
+/// A message from the application, in chunks as its callback gives them.
+struct Chunks<'a> {
+    chunks: Vec<&'a [u8]>,
+    at: usize,
+}
+
+impl MessageSource for Chunks<'_> {
+    fn rewind(&mut self) {
+        self.at = 0;
+    }
+    fn advance(&mut self) -> Result<bool, i32> {
+        self.at += 1;
+        Ok(self.at <= self.chunks.len())
+    }
+    fn chunk(&self) -> &[u8] {
+        self.at.checked_sub(1).and_then(|i| self.chunks.get(i)).copied().unwrap_or(&[])
+    }
+}
+
+/// The message reader and header rewriting: the input is split into
+/// chunks at 0xFE bytes (so the fuzzer chooses where reads end). Every line
+/// sent ends in CRLF, and nothing of the message is lost.
+pub fn message(data: &[u8]) {
+    let chunks: Vec<&[u8]> = data.split(|&c| c == 0xFE).filter(|c| !c.is_empty()).collect();
+    let total: usize = chunks.iter().map(|c| c.len()).sum();
+    let mut src = Chunks { chunks, at: 0 };
+    let mut reader = Reader::new(&mut src);
+    let mut table = HeaderTable::default();
+    let value = c"v";
+    let _ = table.set(b"X-Fuzz", SetArgs::One(Some(value)));
+    table.start_transfer();
+    let ctx = PrintContext { reverse_path: Some(b"a@b"), recipients: vec![b"c@d"], localhost: b"h" };
+    let mut out = 0;
+    let mut line = Vec::new();
+    while let Ok(true) = reader.read_line(&mut line) {
+        assert!(line.ends_with(b"\r\n"));
+        let _ = table.process(&line, &ctx);
+        out += line.len();
+        line.clear();
+    }
+    assert!(out >= total);
+}
+
+/// A DNS response: the parser bounds every pointer and length.
+pub fn dns(data: &[u8]) {
+    if let Ok(r) = dns::parse_response(data) {
+        // Whatever it accepted can be walked.
+        let _ = format!("{r:?}");
+    }
+}
+
+/// TXT strings, `_mta-sts` records and MTA-STS policy documents.
+pub fn sts(data: &[u8]) {
+    let _ = dns::txt_string(data);
+    let records: Vec<Vec<u8>> = data.split(|&c| c == 0).map(<[u8]>::to_vec).collect();
+    let _ = sts::record_id(&records);
+    if let Ok(p) = sts::parse_policy(data) {
+        let _ = sts::mx_matches(&p.mx, "mx.example.org");
+    }
+}
+
+/// JSON, as TLSRPT results come back to the aggregation API.
+pub fn json(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Some(v) = json::parse(&text) {
+        // What it parsed, it can print back and parse again.
+        assert!(json::parse(&v.to_json()).is_some());
+    }
+    let mut agg = tlsrpt::Aggregate::default();
+    agg.add(&text);
+    let _ = agg.report("o", "c", "i", 0, 1);
+}
+
+/// An HTTP/1.1 response to the MTA-STS policy fetch, read in pieces the
+/// fuzzer chooses (split at 0xFE).
+pub fn http(data: &[u8]) {
+    struct Pieces<'a>(std::vec::IntoIter<&'a [u8]>);
+    impl std::io::Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some(p) = self.0.next() else { return Ok(0) };
+            let n = p.len().min(buf.len());
+            buf[..n].copy_from_slice(&p[..n]);
+            Ok(n)
+        }
+    }
+    let pieces: Vec<&[u8]> = data.split(|&c| c == 0xFE).filter(|c| !c.is_empty()).collect();
+    if let Ok(body) = https::read_response(Pieces(pieces.into_iter())) {
+        assert!(body.len() <= https::MAX_BODY);
+    }
+}

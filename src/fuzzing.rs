@@ -8,6 +8,7 @@ use crate::esmtp::extensions::Extensions;
 use crate::esmtp::headers::{HeaderTable, PrintContext, SetArgs};
 use crate::esmtp::policy::{dns, https, json, sts, tlsrpt};
 use crate::esmtp::reply::{read_reply, LineSource, ReplyError, ReplyOptions, MAX_LINE, MAX_TEXT};
+use crate::esmtp::sasl::{self, Interact, Request};
 use crate::esmtp::source::{MessageSource, Reader};
 
 /// Lines as a connection delivers them, each with its terminator.
@@ -132,5 +133,49 @@ pub fn http(data: &[u8]) {
     let pieces: Vec<&[u8]> = data.split(|&c| c == 0xFE).filter(|c| !c.is_empty()).collect();
     if let Ok(body) = https::read_response(Pieces(pieces.into_iter())) {
         assert!(body.len() <= https::MAX_BODY);
+    }
+}
+
+/// An application that answers every request.
+struct Answers;
+
+impl Interact for Answers {
+    fn ask(&self, requests: &[Request]) -> Option<Vec<Vec<u8>>> {
+        Some(
+            requests
+                .iter()
+                .map(
+                    |r| {
+                        if r.flags & sasl::AUTH_PASS != 0 {
+                            b"p\xc3\xa4ss".to_vec()
+                        } else {
+                            b"user".to_vec()
+                        }
+                    },
+                )
+                .collect(),
+        )
+    }
+}
+
+/// SASL challenges as the server sends them (decoded), to the mechanism
+/// the first byte picks: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1/256 (server-
+/// first and server-final), XOAUTH2, OAUTHBEARER. Challenges split at 0xFE;
+/// the engine answers at most 16.
+pub fn sasl(data: &[u8]) {
+    const NAMES: [&[u8]; 7] =
+        [b"PLAIN", b"LOGIN", b"CRAM-MD5", b"SCRAM-SHA-1", b"SCRAM-SHA-256", b"XOAUTH2", b"OAUTHBEARER"];
+    let Some((&pick, data)) = data.split_first() else { return };
+    let name = NAMES[pick as usize % NAMES.len()];
+    // SCRAM's nonce is random: fixed here, so that server-first can extend it.
+    let m = match name {
+        b"SCRAM-SHA-1" => Some(sasl::scram_with_nonce(false, b"fuzznonce")),
+        b"SCRAM-SHA-256" => Some(sasl::scram_with_nonce(true, b"fuzznonce")),
+        _ => sasl::by_name(name),
+    };
+    let Some(mut m) = m else { return };
+    let _ = m.respond(None, &Answers);
+    for challenge in data.split(|&c| c == 0xFE).take(16) {
+        let _ = m.respond(Some(challenge), &Answers);
     }
 }

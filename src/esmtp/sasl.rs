@@ -100,6 +100,14 @@ pub fn by_name(name: &[u8]) -> Option<Box<dyn Mechanism>> {
     })
 }
 
+/// SCRAM with a fixed client nonce, so that the fuzzer can answer it.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn scram_with_nonce(sha256: bool, nonce: &[u8]) -> Box<dyn Mechanism> {
+    let mut m = Scram::new(if sha256 { ScramHash::Sha256 } else { ScramHash::Sha1 });
+    m.nonce = Some(nonce.to_vec());
+    Box::new(m)
+}
+
 /// SCRAM's hash (RFC 5802, RFC 7677).
 #[derive(Clone, Copy)]
 enum ScramHash {

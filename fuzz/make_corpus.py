@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Writes the seed corpora of fuzz/corpus/ from the project's own test
 material: the server replies and message contents of the libESMTP C suite's
-transcripts (capi-tests/esmtp/expected/), and hand-made DNS, MTA-STS, JSON
-and HTTP inputs of the kinds the TLS policy suite exchanges.
+transcripts (capi-tests/esmtp/expected/), the libopensmtpd suite's recorded
+smtpd streams, and hand-made DNS, MTA-STS, JSON, HTTP and SASL inputs of the
+kinds the other suites exchange.
 
-    fuzz/make_corpus.py      (rewrites fuzz/corpus/{reply,message,dns,sts,json,http})
+    fuzz/make_corpus.py      (rewrites every fuzz/corpus/T)
 
 Campaigns add inputs in fuzz/target/corpus/; merge the ones worth keeping
 with the target's -merge=1 into fuzz/corpus/T.
@@ -136,6 +137,26 @@ def http_inputs():
     yield b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n"
 
 
+def filter_streams():
+    """The libopensmtpd suite's recorded smtpd streams."""
+    for path in sorted(glob.glob(os.path.join(REPO, "capi-tests", "opensmtpd", "fixtures", "*.txt"))):
+        data = open(path, "rb").read()
+        if len(data) < 64 * 1024:
+            yield data
+
+
+def sasl_inputs():
+    """The first byte picks the mechanism; challenges split at 0xFE."""
+    yield b"\x00"
+    yield b"\x01VXNlcm5hbWU6\xfeUGFzc3dvcmQ6"
+    yield b"\x02<1896.697170952@postoffice.example.net>"
+    yield b"\x03r=fuzznonce3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096\xfev=rmF9pqV8S7suAoZWja4dJRkFsKQ="
+    yield (b"\x04r=fuzznonce%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+           b"\xfev=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+    yield b'\x05{"status":"401","schemes":"bearer","scope":"mail"}'
+    yield b'\x06{"status":"invalid_token"}'
+
+
 def write(target, inputs, prefix=b""):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -160,6 +181,8 @@ def main():
     write("sts", list(sts_inputs()))
     write("json", list(json_inputs()))
     write("http", list(http_inputs()))
+    write("sasl", list(sasl_inputs()))
+    write("filter_stream", list(filter_streams()))
 
 
 if __name__ == "__main__":

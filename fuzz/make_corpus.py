@@ -157,6 +157,51 @@ def sasl_inputs():
     yield b'\x06{"status":"invalid_token"}'
 
 
+# The session target's reply codes and EHLO keyword bits (src/fuzzing/session.rs).
+CODES = [220, 221, 235, 250, 251, 252, 334, 354, 421, 450, 451, 452, 454, 500, 501, 502, 503, 504,
+         530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 211, 214, 432, 455]
+PIPELINING, STARTTLS, AUTH, CHUNKING, EIGHTBIT, SIZE, DSN, ENHANCED = (1 << i for i in range(8))
+
+
+def session_inputs():
+    """Four setup bytes (STARTTLS mode, auth, messages, recipients; EHLO
+    keywords as 16 bits; DSN/SIZE/BODY/ETRN), then one action per command
+    the fake server reads: 0 sensible, 1 code, 2 EHLO, 3 raw, 4 surplus,
+    5 close, 6 in pieces, 7 challenge, 8 code and text."""
+    def code(c):
+        return bytes([CODES.index(c)])
+
+    def raw(b):
+        return bytes([3, len(b)]) + b
+    setups = []
+    for tls in (0, 1, 2):
+        for auth in (0, 4):
+            for shape in (0x00, 0x28, 0x50):
+                setups.append(tls | auth | shape)
+    masks = [0, PIPELINING, PIPELINING | CHUNKING, PIPELINING | ENHANCED | DSN | SIZE | EIGHTBIT,
+             STARTTLS, AUTH, 0xffff]
+    for setup in setups:
+        for mask in masks:
+            yield bytes([setup, mask & 0xff, mask >> 8, 0x07])
+    # One message, one recipient, no extensions: each stage misbehaving.
+    # Stages: greeting, EHLO, MAIL, RCPT, DATA, dot, QUIT.
+    bad = [b"\x01" + code(550), b"\x01" + code(421), raw(b"250x\r\n"), b"\x04" + code(250) + code(554),
+           b"\x05", b"\x06" + code(250), b"\x08" + code(250) + b"\x01\x00", raw(b"250-a\r\n554 b\r\n"),
+           raw(b"354 early\r\n"), raw(b"250 ok\n")]
+    for mask in (0, PIPELINING, CHUNKING | PIPELINING):
+        for stage in range(7):
+            for b in bad:
+                yield bytes([0x28 if stage == 5 else 0, mask & 0xff, mask >> 8, 0]) + b"\x00" * stage + b
+    # AUTH LOGIN with challenges, then refused.
+    yield (bytes([4, AUTH, 0, 0]) + b"\x00\x00\x07\x09Username:\x07\x09Password:")
+    yield bytes([4, AUTH, 0, 0]) + b"\x00\x00\x01" + code(535)
+    yield bytes([4, AUTH, 0, 0]) + b"\x00\x00\x07\x00\x01" + code(235)
+    # STARTTLS accepted, then no handshake.
+    for tls in (1, 2):
+        yield bytes([tls, STARTTLS, 0, 0]) + b"\x00\x00\x01" + code(220) + b"\x05junk!"
+        yield bytes([tls, STARTTLS, 0, 0]) + b"\x00\x00\x01" + code(454)
+
+
 def write(target, inputs, prefix=b""):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -183,6 +228,7 @@ def main():
     write("http", list(http_inputs()))
     write("sasl", list(sasl_inputs()))
     write("filter_stream", list(filter_streams()))
+    write("session", list(session_inputs()))
 
 
 if __name__ == "__main__":

@@ -102,11 +102,18 @@ pub fn by_name(name: &[u8]) -> Option<Box<dyn Mechanism>> {
 
 /// SCRAM with a fixed client nonce, so that the fuzzer can answer it.
 #[cfg(feature = "fuzzing")]
-pub(crate) fn scram_with_nonce(sha256: bool, nonce: &[u8]) -> Box<dyn Mechanism> {
+pub(crate) fn scram_with_nonce(sha256: bool, nonce: &[u8], max_iterations: u32) -> Box<dyn Mechanism> {
     let mut m = Scram::new(if sha256 { ScramHash::Sha256 } else { ScramHash::Sha1 });
     m.nonce = Some(nonce.to_vec());
+    m.max_iterations = max_iterations.min(MAX_SCRAM_ITERATIONS);
     Box::new(m)
 }
+
+/// The most PBKDF2 iterations a server may ask for (RFC 5802 leaves the
+/// count to the server): about 0.4 s of SHA-256 on one core, and above
+/// OWASP's 600,000 for stored passwords. A server asking more cannot make
+/// the client work for minutes; the mechanism fails.
+pub const MAX_SCRAM_ITERATIONS: u32 = 1_000_000;
 
 /// SCRAM's hash (RFC 5802, RFC 7677).
 #[derive(Clone, Copy)]
@@ -131,6 +138,8 @@ struct Scram {
     hash: ScramHash,
     /// Fixed by tests; random otherwise.
     nonce: Option<Vec<u8>>,
+    /// `MAX_SCRAM_ITERATIONS`, or less for the fuzzer.
+    max_iterations: u32,
     state: ScramState,
 }
 
@@ -151,7 +160,7 @@ enum ScramState {
 
 impl Scram {
     fn new(hash: ScramHash) -> Self {
-        Scram { hash, nonce: None, state: ScramState::Start }
+        Scram { hash, nonce: None, max_iterations: MAX_SCRAM_ITERATIONS, state: ScramState::Start }
     }
 
     fn hmac(&self, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
@@ -204,7 +213,10 @@ impl Scram {
         }
         let (r, salt, iterations) = (r?, salt?, iterations?);
         // The server's nonce extends ours; a bounded work factor.
-        if !r.starts_with(&nonce) || r.len() == nonce.len() || !(1..=1_000_000).contains(&iterations) {
+        if !r.starts_with(&nonce)
+            || r.len() == nonce.len()
+            || !(1..=self.max_iterations).contains(&iterations)
+        {
             return None;
         }
         let mut salted = vec![0u8; self.hash.md().size()];
@@ -689,6 +701,7 @@ mod tests {
             b"r=abc,s=QSXCR+Q6sek8bf92,i=4096",
             b"r=abcdef,s=QSXCR+Q6sek8bf92,i=0",
             b"r=abcdef,s=QSXCR+Q6sek8bf92,i=99999999",
+            b"r=abcdef,s=QSXCR+Q6sek8bf92,i=1000001",
             b"r=abcdef,s=!!!,i=4096",
             b"r=abcdef,i=4096",
             b"garbage",

@@ -35,6 +35,9 @@ pub(super) struct Engine<'a> {
     /// A message whose end-of-data reply has not been read yet: with
     /// PIPELINING it travels with the next command group.
     pub(super) pending_final: Option<&'a Message>,
+    /// A message whose DATA was ended at once because no recipient was
+    /// accepted: a 2xx to that dot acknowledges an empty transaction.
+    pub(super) empty: Option<&'a Message>,
     /// The message whose transaction is under way, with its recipients in
     /// this transaction, until its end-of-data reply is read or handed over
     /// to `pending_final`.

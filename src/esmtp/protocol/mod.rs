@@ -133,6 +133,7 @@ fn run_on(
             fallback: false,
             opts,
             pending_final: None,
+            empty: None,
             in_flight: None,
             unconfirmed: Vec::new(),
             authenticated: false,

@@ -11,6 +11,9 @@ use crate::esmtp::message::{ByMode, Message, Recipient};
 use crate::esmtp::params::{mail_command, rcpt_command};
 use crate::esmtp::session::TimeoutKind;
 
+/// The transfer status of a message none of whose recipients was accepted.
+const NO_RECIPIENTS: &[u8] = b"no valid recipients: the message was not sent (client)\r\n";
+
 /// How a transaction ended, deciding what precedes the next MAIL.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum TxnEnd {
@@ -158,6 +161,7 @@ impl<'a> Engine<'a> {
         if valid == 0 {
             // The server accepted DATA without recipients; end it at once.
             self.write(b".\r\n")?;
+            self.empty = Some(msg);
         } else {
             self.set_timeout(TimeoutKind::Transfer);
             self.conn.monitor_enabled(false);
@@ -228,6 +232,16 @@ impl<'a> Engine<'a> {
         self.set_timeout(TimeoutKind::Data2);
         let r = self.reply_into(&msg.message_status)?;
         self.expect(&r, &[250])?;
+        let empty = self.empty.take().is_some_and(|m| std::ptr::eq(m, msg));
+        if empty && r.class() == 2 {
+            // The 2xx acknowledges an empty transaction, not the message
+            // (libESMTP reported it sent): the status an RFC 2920 server
+            // gives DATA without recipients, and the recipients keep their
+            // own (COMPATIBILITY R4).
+            msg.message_status.set(554, Some(NO_RECIPIENTS), [5, 5, 1]);
+            self.event(Event::MessageSent(msg), 0);
+            return Ok(5);
+        }
         if r.class() == 2 {
             self.unconfirmed.push(msg);
         }

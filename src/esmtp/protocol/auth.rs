@@ -33,6 +33,11 @@ impl<'a> Engine<'a> {
                 None => {}
             }
             cmd.extend_from_slice(b"\r\n");
+            // Nothing is awaited before each AUTH and each answer: bytes
+            // already here are a surplus reply, which would otherwise
+            // answer this command (a refusal followed by a stray 2xx read
+            // as the next mechanism's success).
+            self.no_surplus()?;
             self.write(&cmd)?;
             let mut rounds = 0;
             let mut cancelled = false;
@@ -57,6 +62,7 @@ impl<'a> Engine<'a> {
                 let mut line =
                     answer.map_or_else(|| b"*".to_vec(), |a| openssl::base64::encode_block(&a).into_bytes());
                 line.extend_from_slice(b"\r\n");
+                self.no_surplus()?;
                 self.write(&line)?;
             };
             match reply.code {

@@ -101,6 +101,7 @@ impl<'a> Engine<'a> {
     }
 
     pub(super) fn helo(&mut self) -> Result<(), Stop> {
+        self.no_surplus()?;
         self.hello(b"HELO ")?;
         let r = self.reply(false).inspect_err(|_| self.fallback = true)?;
         if r.class() != 2 {

@@ -11,6 +11,8 @@
 #   make install-strip  the same, stripped (DEBUGDIR=/usr/lib/debug keeps the
 #                     debug info, by build id)
 #   make uninstall    removes what install put there
+#   make dist         the source tarball, crates vendored (tools/dist)
+#   make deb          the Debian packages from it, and lintian (tools/deb)
 #
 #   RELR=             link without packed relative relocations (default: with
 #                     them where the linker and glibc support them)
@@ -50,7 +52,7 @@ OSMTPD_SONAME := libopensmtpd.so.0
 OSMTPD_MAP := src/opensmtpd/libopensmtpd.map
 OSMTPD_EXPORTS := $(shell sed -n 's/^ *\([A-Za-z_][A-Za-z0-9_]*\);$$/\1/p' $(OSMTPD_MAP))
 
-.PHONY: all deps demo check fuzz-smoke install install-strip uninstall clean always
+.PHONY: all deps demo check fuzz-smoke install install-strip uninstall dist deb clean always
 all: $(OUT)/$(ESMTP_SO) $(OUT)/$(OSMTPD_SO)
 
 # Packed relative relocations (DT_RELR, glibc 2.36) instead of 24 bytes each,
@@ -134,6 +136,12 @@ install:
 
 install-strip:
 	$(INSTALL_VARS) STRIP=1 bash tools/install install
+
+dist:
+	bash tools/dist
+
+deb:
+	bash tools/deb
 
 uninstall:
 	$(INSTALL_VARS) bash tools/install uninstall

@@ -6,8 +6,9 @@
 #   make demo         build, then send a message through a throwaway server
 #   make check        every test (README's test command)
 #   make fuzz-smoke   the fuzz targets on their corpora, briefly (tools/fuzz)
-#   make install      what `make` built: PREFIX=/usr/local DESTDIR= LIBDIR=
-#                     INCDIR= PKGDIR= FORCE=1 (see tools/install); never builds
+#   make install      what `make` built, and the man pages: PREFIX=/usr/local
+#                     DESTDIR= LIBDIR= INCDIR= PKGDIR= MANDIR= FORCE=1 (see
+#                     tools/install); never builds
 #   make install-strip  the same, stripped (DEBUGDIR=/usr/lib/debug keeps the
 #                     debug info, by build id)
 #   make uninstall    removes what install put there
@@ -26,6 +27,7 @@ MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC)
 LIBDIR  ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
 INCDIR  ?= $(PREFIX)/include
 PKGDIR  ?= $(LIBDIR)/pkgconfig
+MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 DEBUGDIR ?=
 FORCE   ?=
@@ -129,7 +131,7 @@ fuzz-smoke:
 	bash tools/fuzz smoke 10
 
 INSTALL_VARS = PREFIX='$(PREFIX)' LIBDIR='$(LIBDIR)' INCDIR='$(INCDIR)' PKGDIR='$(PKGDIR)' \
-  DESTDIR='$(DESTDIR)' DEBUGDIR='$(DEBUGDIR)' FORCE='$(FORCE)'
+  MANDIR='$(MANDIR)' DESTDIR='$(DESTDIR)' DEBUGDIR='$(DEBUGDIR)' FORCE='$(FORCE)'
 
 install:
 	$(INSTALL_VARS) bash tools/install install

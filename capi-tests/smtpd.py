@@ -639,6 +639,13 @@ class Server:
         self.expired = False        # deadline hit (or runner gave up)
 
     def tls_context(self):
+        # One context for the server's life, as a real server has: its
+        # ticket keys and session cache let a client resume.
+        if getattr(self, "_tls_ctx", None) is None:
+            self._tls_ctx = self.make_tls_context()
+        return self._tls_ctx
+
+    def make_tls_context(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if self.tls_cert is not None:
             ctx.load_cert_chain(self.tls_cert, self.tls_key)

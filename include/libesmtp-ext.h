@@ -93,6 +93,24 @@ typedef struct smtp_tlsrpt *smtp_tlsrpt_t;
 int smtp_tls_set_implicit(smtp_session_t session, int on);
 
 /*
+ * TLS session resumption (on by default): with `on` 0, every TLS
+ * connection of the session makes a full handshake and leaves no session
+ * for later ones. Resumption uses a process-wide cache of the library's
+ * own TLS context, keyed by server name, port and the trust in force; a
+ * session established under a DANE or MTA-STS policy, or with an
+ * application's `SSL_CTX` (`smtp_starttls_set_ctx`, whose own session
+ * cache stays in the application's hands), is never cached. On a resumed
+ * session the usual checks and events run on the certificate the first
+ * handshake verified; `SSL_session_reused()` on the events' `SSL *` tells
+ * the two apart. Returns 1, or 0 with `SMTP_ERR_INVAL` for a NULL session
+ * or during `smtp_start_session`.
+ *
+ * Requirements:
+ * `session` must be null or a live session.
+ */
+int smtp_tls_set_resumption(smtp_session_t session, int on);
+
+/*
  * Chooses the session's TLS policy and the domain it is looked up for
  * (the recipient domain, not the host connected to; NULL: the host).
  * MTA-STS policies need a domain. Set before `smtp_start_session`.

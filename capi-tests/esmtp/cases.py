@@ -466,6 +466,19 @@ tls2("tls_starttls_554_required", ["starttls=2"],
 # The original crashes on the second session (cached SSL_CTX freed by the
 # first smtp_destroy_session): hand-written golden.
 tls2("tls_second_session", ["sessions=2"], conns=2, flags=["divergent"])
+# TLS session resumption (T11), ours only: the second and third sessions
+# resume the first's (TLS 1.3 tickets, smtpd.py's server context), unless
+# turned off; a server that does not resume gets full handshakes.
+# The server sends TLS 1.3 tickets here (libESMTP hangs on them); they
+# must never stall a session.
+tls2("tls_resume", ["sessions=3", "reuse=1"], tls2_sc(tls_tickets=2), conns=3, flags=["divergent"])
+tls2("tls_resume_off", ["sessions=3", "reuse=1", "resume=0"], tls2_sc(tls_tickets=2), conns=3,
+     flags=["divergent"])
+tls2("tls_resume_tls12", ["sessions=2", "reuse=1"], tls2_sc(tls_max_version="TLSv1.2"), conns=2,
+     flags=["divergent"])
+tls2("tls_resume_no_tickets", ["sessions=2", "reuse=1"], conns=2, flags=["divergent"])
+tls2("tls_resume_app_ctx", ["sessions=2", "reuse=1", "ctx=app", "cafile=" + FX + "ca.pem"],
+     tls2_sc(tls_tickets=2), conns=2, tlsconf=None, flags=["divergent"])
 # Implicit TLS (port 465 style), an extension of ours: hand-written golden.
 tls2("tls_implicit_ok", ["implicit=1"], tls2_sc(ehlo=["STARTTLS", "PIPELINING"], implicit_tls=True),
      flags=["divergent"])
@@ -591,6 +604,11 @@ _DIVERGENT = {
     "tls_server_tls11_only": "T2",
     "basic_ipv6_literal": "A1",
     "transfer_stall": "E11",
+    "tls_resume": "T11",
+    "tls_resume_off": "T11",
+    "tls_resume_tls12": "T11",
+    "tls_resume_app_ctx": "T11",
+    "tls_resume_no_tickets": "T11",
     "basic": "E5",
     "basic_monitor_headers": "E5",
     "basic_noevents": "E5",

@@ -5,7 +5,7 @@
                            [ctx=app [cafile=PATH] [clientcert=PATH]
                                     [ciphers=LIST]]
                            [password=right|wrong] [implicit=1] [dsn=1]
-                           [monitor=1] [timeout=MS]
+                           [monitor=1] [timeout=MS] [reuse=1] [resume=0]
      starttls=N   smtp_starttls_enable (default 1 = Starttls_ENABLED)
      ev<N>=V      set the int out-parameter of event N (ok / quit) to V
      sessions=N   N sessions one after the other (create .. destroy each)
@@ -22,6 +22,9 @@
      dsn=1        request DSN (RET=FULL) for the message
      monitor=1    print the protocol monitor (writes as blocks)
      timeout=MS   all protocol timeouts (default 5000; below the RFC minimum)
+     reuse=1      in STARTTLS_OK, also SSL_session_reused() of the SSL *
+     resume=0     smtp_tls_set_resumption (s, 0) from <libesmtp-ext.h>
+                  (exits 3 without it, as implicit=1)
 
    TLS events are printed with all their arguments; things that vary
    between runs or OpenSSL builds are reduced: the cipher name to
@@ -84,6 +87,8 @@ static void ssl_info (SSL *ssl, int full)
       printf (" verify_result=%ld", vr);
       /* not owned: no X509_free */
       put_cn ("local_cn", SSL_get_certificate (ssl));
+      if (opt_int ("reuse", 0))
+        printf (" reused=%s", SSL_session_reused (ssl) ? "yes" : "no");
     }
 }
 
@@ -249,6 +254,16 @@ int main (int argc, char **argv)
           printf ("smtp_tls_set_implicit=%d\n", smtp_tls_set_implicit (s, 1));
 #else
           printf ("smtp_tls_set_implicit: not available "
+                  "(compiled without <libesmtp-ext.h>)\n");
+          return 3;
+#endif
+        }
+      if (!opt_int ("resume", 1))
+        {
+#ifdef HAVE_LIBESMTP_EXT
+          printf ("smtp_tls_set_resumption=%d\n", smtp_tls_set_resumption (s, 0));
+#else
+          printf ("smtp_tls_set_resumption: not available "
                   "(compiled without <libesmtp-ext.h>)\n");
           return 3;
 #endif

@@ -485,6 +485,15 @@ impl Conn {
         matches!(self.io, Io::Tls(_))
     }
 
+    /// Ends TLS cleanly (RFC 8446 §6.1: a close_notify before closing),
+    /// without waiting for the server's. OpenSSL marks the session of a
+    /// connection freed without it as not resumable.
+    pub fn close_notify(&mut self) {
+        if let Io::Tls(t) = &mut self.io {
+            let _ = t.shutdown();
+        }
+    }
+
     /// The TLS connection, for the checks after the handshake and for the
     /// application's events.
     pub fn ssl(&self) -> Option<&SslRef> {

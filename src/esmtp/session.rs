@@ -100,6 +100,8 @@ pub struct Session {
     /// Start every connection with a TLS handshake (RFC 8314 implicit TLS;
     /// our extension, `smtp_tls_set_implicit`).
     pub implicit_tls: Cell<bool>,
+    /// Resume cached TLS sessions (`smtp_tls_set_resumption`; on).
+    pub tls_resume: Cell<bool>,
     /// DANE / MTA-STS settings (`smtp_tls_set_policy` and friends).
     pub tls_policy: RefCell<policy::Config>,
     /// Report each peer certificate with SMTP_EV_TLS_CERT.
@@ -130,6 +132,7 @@ impl Default for Session {
             tls_ctx: Cell::new(std::ptr::null_mut()),
             own_tls_ctx: RefCell::new(None),
             implicit_tls: Cell::new(false),
+            tls_resume: Cell::new(true),
             tls_policy: RefCell::default(),
             cert_events: Cell::new(false),
             report_sink: RefCell::new(None),

@@ -29,6 +29,31 @@ pub unsafe extern "C" fn smtp_tls_set_implicit(session: smtp_session_t, on: c_in
     })
 }
 
+/// TLS session resumption (on by default): with `on` 0, every TLS
+/// connection of the session makes a full handshake and leaves no session
+/// for later ones. Resumption uses a process-wide cache of the library's
+/// own TLS context, keyed by server name, port and the trust in force; a
+/// session established under a DANE or MTA-STS policy, or with an
+/// application's `SSL_CTX` (`smtp_starttls_set_ctx`, whose own session
+/// cache stays in the application's hands), is never cached. On a resumed
+/// session the usual checks and events run on the certificate the first
+/// handshake verified; `SSL_session_reused()` on the events' `SSL *` tells
+/// the two apart. Returns 1, or 0 with `SMTP_ERR_INVAL` for a NULL session
+/// or during `smtp_start_session`.
+///
+/// # Safety
+/// `session` must be null or a live session.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_tls_set_resumption(session: smtp_session_t, on: c_int) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
+        s.tls_resume.set(on != 0);
+        1
+    })
+}
+
 /// `enum smtp_tls_policy` for [`smtp_tls_set_policy`].
 #[repr(C)]
 #[allow(non_camel_case_types, dead_code)]

@@ -220,7 +220,9 @@ impl<'a> Engine<'a> {
             Err(f) if f.error == ReplyError::Dropped && f.code == 0 => {
                 set_error(error::ERR_DROPPED_CONNECTION)
             }
-            Ok(r) if r.class() == 2 && (self.unconfirmed.is_empty() || !self.conn.has_unread()) => {}
+            Ok(r) if r.class() == 2 && (self.unconfirmed.is_empty() || !self.conn.has_unread()) => {
+                self.conn.close_notify();
+            }
             _ if !self.unconfirmed.is_empty() => {
                 set_error(error::ERR_INVALID_RESPONSE_STATUS);
                 self.void_in_flight();

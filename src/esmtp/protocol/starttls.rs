@@ -15,7 +15,8 @@ use crate::esmtp::session::{Session, StartTls};
 use crate::esmtp::tls;
 
 /// The session's SSL_CTX: the application's, else the library's own,
-/// built once per session (events report unusable files).
+/// shared by the process while its files do not change (events report
+/// unusable files).
 pub(super) fn tls_context(sess: &Session, sink: Option<&dyn EventSink>) -> Option<SslContext> {
     let app = sess.tls_ctx.get().cast::<openssl_sys::SSL_CTX>();
     if !app.is_null() {
@@ -27,7 +28,7 @@ pub(super) fn tls_context(sess: &Session, sink: Option<&dyn EventSink>) -> Optio
     if let Some(ctx) = sess.own_tls_ctx.borrow().as_ref() {
         return Some(ctx.clone());
     }
-    let ctx = tls::context::build(&tls::context::Layout::find(), sink)?;
+    let ctx = tls::context::shared(&tls::context::Layout::find(), sink)?;
     *sess.own_tls_ctx.borrow_mut() = Some(ctx.clone());
     Some(ctx)
 }
@@ -91,7 +92,7 @@ impl<'a> Engine<'a> {
             tls::handshake::Refused::Rejected => Stop::Quit,
         };
         let Some(plan) = self.plan else {
-            let mut none = tls::handshake::NoPolicy;
+            let mut none = tls::handshake::NoPolicy { resume: self.sess.tls_resume.get() };
             return tls::handshake::secure(&mut self.conn, ctx, &host, self.sink, cert_events, &mut none)
                 .map_err(to_stop);
         };

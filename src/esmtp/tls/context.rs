@@ -10,18 +10,29 @@
 //!
 //! Files must be regular, non-empty, owner-only and owned by the user, as
 //! libESMTP demands; otherwise the context is refused with an event. With
-//! no CA file or directory the system's default store is used. Unlike
-//! libESMTP 1.1.0 the context is per session (its process-wide cache was
-//! freed by the first `smtp_destroy_session`) and TLS 1.2 is the minimum.
+//! no CA file or directory the system's default store is used. TLS 1.2 is
+//! the minimum.
+//!
+//! As in libESMTP 1.1.0 the context is process-wide (`shared`), but it is
+//! built again whenever the files behind it change, and never freed under
+//! a session that uses it (libESMTP's was freed by the first
+//! `smtp_destroy_session`). Loading the system's trust store costs
+//! milliseconds; a program sending one message per session paid that for
+//! every message.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use foreign_types::ForeignTypeRef;
-use openssl::ssl::{SslContext, SslContextBuilder, SslFiletype, SslMethod, SslRef, SslVersion};
+use openssl::ex_data::Index;
+use openssl::ssl::{
+    SslContext, SslContextBuilder, SslContextRef, SslFiletype, SslMethod, SslRef, SslVersion,
+};
 
+use super::resume;
 use crate::esmtp::events::{report, Event, EventSink};
 
 /// `smtp_starttls_passwordcb_t`, the same type as OpenSSL's `pem_password_cb`.
@@ -128,9 +139,77 @@ pub fn check_directory(path: &Path) -> FileState {
     }
 }
 
+/// A file as `stat` sees it: device, inode, change time (s, ns), size,
+/// mode.
+type FileId = (u64, u64, i64, i64, u64, u32);
+
+/// What the context is built from: the files (by identity and change
+/// time), where they are looked for, and the password callback.
+#[derive(Clone, PartialEq, Eq)]
+struct Fingerprint {
+    layout: Layout,
+    files: Vec<Option<FileId>>,
+    password_cb: Option<usize>,
+}
+
+fn fingerprint(layout: &Layout) -> Fingerprint {
+    let stat = |p: PathBuf| {
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino(), m.mtime(), m.mtime_nsec(), m.size(), m.mode()))
+    };
+    Fingerprint {
+        layout: layout.clone(),
+        files: vec![stat(layout.client_cert()), stat(layout.ca_file()), stat(layout.ca_dir())],
+        password_cb: password_callback().map(|(cb, arg)| cb as usize ^ arg.rotate_left(17)),
+    }
+}
+
+/// The identity of one of our own contexts (ex_data), which TLS session
+/// resumption keys on: a context the application gave has none.
+fn id_index() -> Index<SslContext, u64> {
+    static INDEX: OnceLock<Index<SslContext, u64>> = OnceLock::new();
+    *INDEX.get_or_init(|| SslContext::new_ex_index().expect("an SSL_CTX ex_data index"))
+}
+
+/// The identity `shared` gave `ctx`, if it is one of ours.
+pub fn identity(ctx: &SslContextRef) -> Option<u64> {
+    ctx.ex_data(id_index()).copied()
+}
+
+/// The library's own context, shared by every session of the process as
+/// long as the files behind it do not change. A context whose building
+/// asked the application something (an event) is not shared: the question
+/// is asked again next time, as libESMTP did.
+pub fn shared(layout: &Layout, sink: Option<&dyn EventSink>) -> Option<SslContext> {
+    static SHARED: Mutex<Option<(Fingerprint, SslContext)>> = Mutex::new(None);
+    let fp = fingerprint(layout);
+    if let Some((f, ctx)) = &*SHARED.lock().unwrap_or_else(|e| e.into_inner()) {
+        if *f == fp {
+            return Some(ctx.clone());
+        }
+    }
+    let mut asked = false;
+    let ctx = ours(builder(layout, sink, &mut asked)?);
+    if !asked {
+        *SHARED.lock().unwrap_or_else(|e| e.into_inner()) = Some((fp, ctx.clone()));
+    }
+    Some(ctx)
+}
+
+/// Makes `b` one of our own contexts: a new identity, resumption on.
+pub(crate) fn ours(mut b: SslContextBuilder) -> SslContext {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    b.set_ex_data(id_index(), NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    resume::enable(&mut b);
+    b.build()
+}
+
 /// Builds the context libESMTP would, reporting problems through events;
-/// `None` when TLS cannot be offered.
+/// `None` when TLS cannot be offered. Not shared, no resumption.
 pub fn build(layout: &Layout, sink: Option<&dyn EventSink>) -> Option<SslContext> {
+    builder(layout, sink, &mut false).map(SslContextBuilder::build)
+}
+
+fn builder(layout: &Layout, sink: Option<&dyn EventSink>, asked: &mut bool) -> Option<SslContextBuilder> {
     let mut b = SslContextBuilder::new(SslMethod::tls_client()).ok()?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2)).ok()?;
     if let Some((cb, arg)) = password_callback() {
@@ -146,10 +225,11 @@ pub fn build(layout: &Layout, sink: Option<&dyn EventSink>) -> Option<SslContext
     match check_file(&cert) {
         FileState::Usable => {
             b.set_certificate_file(&cert, SslFiletype::PEM).ok()?;
-            if b.set_private_key_file(&cert, SslFiletype::PEM).is_err()
-                && report(sink, Event::NoClientCertificate, 0) == 0
-            {
-                return None;
+            if b.set_private_key_file(&cert, SslFiletype::PEM).is_err() {
+                *asked = true;
+                if report(sink, Event::NoClientCertificate, 0) == 0 {
+                    return None;
+                }
             }
         }
         FileState::Unusable => {
@@ -172,7 +252,7 @@ pub fn build(layout: &Layout, sink: Option<&dyn EventSink>) -> Option<SslContext
         let dir = (dir_state == FileState::Usable).then_some(ca_dir.as_path());
         load_verify_locations(&mut b, file, dir);
     }
-    Some(b.build())
+    Some(b)
 }
 
 fn load_verify_locations(b: &mut SslContextBuilder, file: Option<&Path>, dir: Option<&Path>) {

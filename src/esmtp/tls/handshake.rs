@@ -9,6 +9,7 @@ use openssl::x509::X509VerifyResult;
 
 use super::context::{self, Layout};
 use super::names;
+use super::resume;
 use crate::esmtp::conn::Conn;
 use crate::esmtp::error::{self, set_error};
 use crate::esmtp::events::{report, Event, EventSink};
@@ -38,12 +39,25 @@ pub trait Hooks {
 
     /// The handshake itself failed.
     fn broken(&mut self) {}
+
+    /// Whether the connection may resume a cached TLS session and leave
+    /// its own for the next (`resume.rs`). A policy verifies afresh.
+    fn resumable(&self) -> bool {
+        false
+    }
 }
 
-/// libESMTP's behaviour: no policy.
-pub struct NoPolicy;
+/// libESMTP's behaviour: no policy; resumption unless the application
+/// turned it off (`smtp_tls_set_resumption`).
+pub struct NoPolicy {
+    pub resume: bool,
+}
 
-impl Hooks for NoPolicy {}
+impl Hooks for NoPolicy {
+    fn resumable(&self) -> bool {
+        self.resume
+    }
+}
 
 /// Runs the handshake on `conn` for `host` (the canonical name, else the
 /// configured one) and the checks after it; reports STARTTLS_OK on success.
@@ -70,18 +84,33 @@ pub fn secure(
     if !context::use_host_certificate(&mut ssl, &Layout::find(), host, sink) || !hooks.prepare(&mut ssl) {
         return Err(broken());
     }
+    // Only our own contexts carry an identity; the application's keep
+    // their own session cache.
+    let peer = conn.endpoints().1;
+    let pending = match (hooks.resumable(), context::identity(ctx), peer) {
+        (true, Some(trust), Some(peer)) => {
+            Some(resume::prepare(&mut ssl, resume::Key { host: host.to_string(), port: peer.port(), trust }))
+        }
+        _ => None,
+    };
     if conn.start_tls(ssl).is_err() {
         hooks.broken();
+        if let Some(p) = &pending {
+            resume::forget(p.key());
+        }
         return Err(broken());
     }
     let ssl = conn.ssl().ok_or_else(broken)?;
-    if cert_events && !certificates_accepted(ssl, sink) {
-        return Err(Refused::Rejected);
+    // A resumed session brings back the peer's certificates and their
+    // verification result: the same checks and events run on them.
+    let accepted = (!cert_events || certificates_accepted(ssl, sink))
+        && match hooks.judge(ssl) {
+            Some(verdict) => verdict,
+            None => acceptable(ssl, host, sink),
+        };
+    if let Some(p) = &pending {
+        resume::settle(ssl, p, accepted);
     }
-    let accepted = match hooks.judge(ssl) {
-        Some(verdict) => verdict,
-        None => acceptable(ssl, host, sink),
-    };
     if !accepted {
         return Err(Refused::Rejected);
     }

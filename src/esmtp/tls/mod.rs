@@ -3,3 +3,6 @@
 pub mod context;
 pub mod handshake;
 pub mod names;
+pub mod resume;
+#[cfg(test)]
+mod resume_tests;

@@ -12,6 +12,9 @@ Scenarios:
   d  one STARTTLS session of 2,000 messages to bench/sink.py
   e  200 STARTTLS sessions of one message, one process each (libESMTP
      1.1.0 cannot run a second STARTTLS session in a process)
+  f  tlsconn: 300 STARTTLS sessions of one message in one process, ours
+     only, against a server that never resumes TLS sessions and one that
+     sends TLS 1.3 tickets: client and server CPU, resumed/full
 
 Reported per library: median CPU time (user+sys), wall time and peak RSS,
 the per-pair ratios ours/theirs, and callgrind instruction counts for
@@ -52,7 +55,7 @@ def setup():
         os.symlink(DEBIAN_SO, link)
     binary = os.path.join(OUT, "esmtp_bench")
     sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", "-I/usr/include",
-       os.path.join(REPO, "bench", "esmtp_bench.c"), "-L" + theirs, "-l:libesmtp.so.6",
+       os.path.join(REPO, "bench", "esmtp_bench.c"), "-L" + theirs, "-l:libesmtp.so.6", "-lssl",
        "-o", binary)
     sink_dir = os.path.join(REPO, "target", "postfix")
     smtp_sink = os.path.join(sink_dir, "usr", "sbin", "smtp-sink")
@@ -91,9 +94,11 @@ class Server:
 
     def __init__(self, kind, smtp_sink):
         self.portfile = tempfile.mktemp(dir=OUT)
-        if kind in ("sink", "tls-sink"):
+        if kind in ("sink", "tls-sink", "tls-sink-resume"):
             pki = os.path.join(OUT, "pki")
-            tls = [os.path.join(pki, "server.pem"), os.path.join(pki, "server.key")] if kind == "tls-sink" else []
+            tls = [os.path.join(pki, "server.pem"), os.path.join(pki, "server.key")] if kind != "sink" else []
+            if kind == "tls-sink-resume":
+                tls.append("tickets")
             self.proc = subprocess.Popen([PY, os.path.join(REPO, "bench", "sink.py"), self.portfile] + tls,
                                          stdout=subprocess.PIPE)
             for _ in range(100):
@@ -112,6 +117,11 @@ class Server:
             self.proc = subprocess.Popen([smtp_sink, "-u", "nobody", "127.0.0.1:%d" % self.port, "128"],
                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.3)
+
+    def cpu(self):
+        """The server's CPU time so far (user + system, seconds)."""
+        f = open("/proc/%d/stat" % self.proc.pid).read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -143,6 +153,32 @@ def measure(binary, lib, server, mode, n, tls=False):
     if status != 0:
         raise SystemExit("benchmark run failed with %s: %s" % (lib, err.decode(errors="replace")))
     return {"cpu": user + sys_, "user": user, "sys": sys_, "wall": wall, "rss": rss}
+
+
+def tlsconn(binary, lib, n, runs):
+    """Scenario f: N sessions of one message over STARTTLS (required,
+    verified), ours only, against a server that never resumes and one that
+    does: client and server CPU per run, and resumed/full."""
+    res = {"full": [], "resumed": []}
+    servers = {"full": Server("tls-sink", None), "resumed": Server("tls-sink-resume", None)}
+    try:
+        for _ in range(runs):
+            for kind, server in servers.items():
+                env = dict(os.environ, LD_LIBRARY_PATH=lib, XDG_CONFIG_DIR=os.path.join(OUT, "pki", "xdg"))
+                before = server.cpu()
+                proc = timed_popen([binary, "localhost:%d" % server.port, "sessions", str(n), "tls"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                status, user, sys_, rss = timed_wait(proc)
+                out = proc.stdout.read().decode()
+                if status != 0:
+                    raise SystemExit("tlsconn run failed: " + proc.stderr.read().decode(errors="replace"))
+                time.sleep(0.2)  # the server's last session ends
+                reused = int(re.search(r"(\d+) TLS sessions resumed", out).group(1))
+                res[kind].append({"cpu": user + sys_, "server": server.cpu() - before, "reused": reused})
+    finally:
+        for s in servers.values():
+            s.stop()
+    return res
 
 
 def measure_floor(floor, server, n):
@@ -177,6 +213,8 @@ SCENARIOS = [
     ("d", "one STARTTLS session, 2,000 messages", "tls-sink", "one-session", 2000),
     ("e", "200 STARTTLS sessions, one process each", "tls-sink", "processes", 200),
 ]
+
+TLSCONN_SESSIONS = 300
 
 
 def main():
@@ -223,6 +261,21 @@ def main():
             o = statistics.median(n / r["wall"] for r in results["ours"])
             lines.append("| %s: %s | messages/s | %.1f | %.1f | %.1f |" % (key, title, t, o, o / t))
         print("\n".join(lines[first:]), flush=True)
+    if not args.only or "f" in args.only:
+        # libESMTP 1.1.0 cannot run a second STARTTLS session in a process:
+        # ours against itself, full handshakes against resumed ones.
+        n = TLSCONN_SESSIONS
+        r = tlsconn(binary, libs["ours"], n, args.runs)
+        lines += ["", "| f: tlsconn, %d STARTTLS sessions of one message (ours) | full handshakes (median) "
+                  "| resumed (median) | resumed/full (median of pairs) |" % n, "|---|---|---|---|"]
+        for metric, label in (("cpu", "client cpu (s)"), ("server", "server cpu (s)")):
+            full = statistics.median(x[metric] for x in r["full"])
+            res = statistics.median(x[metric] for x in r["resumed"])
+            pairs = [b[metric] / a[metric] for a, b in zip(r["full"], r["resumed"]) if a[metric]]
+            lines.append("| %s | %.3f | %.3f | %.3f |" % (label, full, res, statistics.median(pairs)))
+        lines.append("| sessions resumed | %d | %d | |" % (statistics.median(x["reused"] for x in r["full"]),
+                                                           statistics.median(x["reused"] for x in r["resumed"])))
+        print("\n".join(lines[-5:]), flush=True)
     if args.rss_probes:
         # Each scenario above gives one peak per run, and where the loader
         # puts libc, libssl and our text (ASLR) moves a process's peak by

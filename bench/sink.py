@@ -1,12 +1,13 @@
 """A minimal SMTP sink for benchmarks: answers every command at once.
 
-    python3 bench/sink.py PORTFILE [CERT KEY]
+    python3 bench/sink.py PORTFILE [CERT KEY [tickets]]
 
 Listens on 127.0.0.1 (port written to PORTFILE), announces PIPELINING,
 8BITMIME and SIZE, accepts everything, and acknowledges TCP segments
 promptly (TCP_QUICKACK) so the client's own behaviour is what is measured.
 With CERT and KEY it also offers STARTTLS (no TLS 1.3 session tickets:
-libESMTP 1.1.0 can stall on them).
+libESMTP 1.1.0 can stall on them; with "tickets", two per handshake, so
+that clients can resume).
 Counts accepted messages; prints the count when stopped with SIGTERM.
 """
 import asyncio
@@ -70,10 +71,10 @@ async def session(reader, writer):
 
 async def main():
     global tls_ctx
-    if len(sys.argv) == 4:
+    if len(sys.argv) >= 4:
         tls_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls_ctx.load_cert_chain(sys.argv[2], sys.argv[3])
-        tls_ctx.num_tickets = 0
+        tls_ctx.num_tickets = 2 if sys.argv[4:] == ["tickets"] else 0
     server = await asyncio.start_server(session, "127.0.0.1", 0, backlog=512)
     port = server.sockets[0].getsockname()[1]
     with open(sys.argv[1], "w") as f:

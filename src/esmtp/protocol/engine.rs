@@ -203,6 +203,9 @@ impl<'a> Engine<'a> {
         if self.write(b"QUIT\r\n").is_err() {
             return;
         }
+        // The dot went out with QUIT: its reply and QUIT's come together,
+        // and one missing makes the other ambiguous.
+        let dot_with_quit = self.pending_final.is_some();
         if let Some(msg) = self.pending_final {
             if let Err(stop) = self.final_reply(msg) {
                 if stop == Stop::Violation {
@@ -218,7 +221,13 @@ impl<'a> Engine<'a> {
         let opts = ReplyOptions { enhanced: false, collect_extra: false };
         match read_reply(&mut self.conn, &opts, || false) {
             Err(f) if f.error == ReplyError::Dropped && f.code == 0 => {
-                set_error(error::ERR_DROPPED_CONNECTION)
+                set_error(error::ERR_DROPPED_CONNECTION);
+                // One reply for two commands: the 2xx read for the dot may
+                // have been QUIT's, the dot's swallowed. A dot sent alone
+                // had its reply read before QUIT went out.
+                if dot_with_quit {
+                    self.void_in_flight();
+                }
             }
             Ok(r) if r.class() == 2 && (self.unconfirmed.is_empty() || !self.conn.has_unread()) => {
                 self.conn.close_notify();

@@ -124,6 +124,8 @@ send("rcpt_all_rejected", ["rcpt=bad1@example.org,bad2@example.org", "monitor=1"
      sc(["PIPELINING"], BAD))
 send("rcpt_all_rejected_nopipe", ["rcpt=bad1@example.org,bad2@example.org", "monitor=1"],
      sc([], BAD))
+send("rcpt_all_rejected_chunking", ["rcpt=bad1@example.org,bad2@example.org", "monitor=1"],
+     sc(["PIPELINING", "CHUNKING"], BAD))
 send("rcpt_4xx", [RCPTS3],
      sc(["PIPELINING", ENH], r("RCPT", arg="bad", reply="450 4.2.1 try later")))
 
@@ -627,6 +629,7 @@ _DIVERGENT = {
     "data_two_messages_fp": "E1",
     "rcpt_all_rejected": "E5/R4",
     "rcpt_all_rejected_nopipe": "R4",
+    "rcpt_all_rejected_chunking": "R4",
     "multi_mail_rejected": "E5",
     "multi_eod_rejected": "E5",
     "rerun_two_messages": "E5",

@@ -130,6 +130,18 @@ impl<'a> Engine<'a> {
             return Ok(TxnEnd::NeedsReset);
         }
         if bdat {
+            // Every RCPT reply is read and nothing is awaited: bytes here
+            // are a surplus reply, which would answer a chunk.
+            self.no_surplus()?;
+            if valid == 0 {
+                // No recipient: no content goes out (BDAT has no empty
+                // ending, unlike DATA's lone dot), and the message is not
+                // sent (COMPATIBILITY R4).
+                msg.message_status.set(554, Some(NO_RECIPIENTS), [5, 5, 1]);
+                self.event(Event::MessageSent(msg), 0);
+                self.in_flight = None;
+                return Ok(TxnEnd::NeedsReset);
+            }
             let end = self.bdat(msg)?;
             self.in_flight = None;
             return Ok(end);

@@ -5,11 +5,13 @@
 //! when a reply is needed (pipelining), with Nagle's algorithm off so a
 //! flushed group never waits for a delayed ACK.
 
+use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use std::io::Write;
 
@@ -167,6 +169,22 @@ pub struct Conn {
     recv_timeout_ms: Option<i64>,
     /// The SO_SNDTIMEO now set on the socket (TLS writes block on it).
     send_timeout_ms: Option<i64>,
+    /// The last look for unread bytes found none, and nothing was read or
+    /// written since: another look now would only see a later segment.
+    peeked_empty: Cell<bool>,
+}
+
+/// How long Linux lets a blocking connect wait for the server's SYN-ACK:
+/// its SYN is sent `tcp_syn_retries` + 1 times, one second, then doubling.
+fn kernel_connect_limit_ms() -> i64 {
+    static LIMIT: OnceLock<i64> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_syn_retries")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|&r| r < 16)
+            .map_or(0, |r| ((1i64 << (r + 1)) - 1) * 1000)
+    })
 }
 
 fn millis(ms: i64) -> std::time::Duration {
@@ -198,8 +216,12 @@ impl Conn {
         // one recv(2) that returns data or times out, with no poll(2) around
         // it. Writes that might block are tried with MSG_DONTWAIT first.
         let sock = Socket::new(domain, Type::STREAM.cloexec(), None)?;
-        // Linux bounds a blocking connect by the send timeout.
-        sock.set_write_timeout(Some(millis(timeout_ms)))?;
+        // Linux bounds a blocking connect by the send timeout; the kernel's
+        // own limit (its SYN retries) is enough when it is the shorter.
+        let bounded = timeout_ms < kernel_connect_limit_ms();
+        if bounded {
+            sock.set_write_timeout(Some(millis(timeout_ms)))?;
+        }
         if let Err(e) = sock.connect(addr) {
             return Err(match e.raw_os_error() {
                 Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => io::Error::from_raw_os_error(libc::ETIMEDOUT),
@@ -219,7 +241,8 @@ impl Conn {
             wbuf: Vec::with_capacity(4 << 10),
             timeout_ms,
             recv_timeout_ms: None,
-            send_timeout_ms: Some(timeout_ms),
+            send_timeout_ms: bounded.then_some(timeout_ms),
+            peeked_empty: Cell::new(false),
             monitor: None,
             monitor_on: false,
             failure: None,
@@ -303,6 +326,7 @@ impl Conn {
 
     /// Sends the queue, then `extra`.
     fn flush_with(&mut self, extra: &[u8]) -> Result<(), IoFailure> {
+        self.peeked_empty.set(false);
         if let Some(f) = self.failure {
             return Err(f);
         }
@@ -349,6 +373,7 @@ impl Conn {
     /// One recv(2) into the read buffer: `flags` 0 blocks up to the
     /// timeout, MSG_DONTWAIT takes only what is there.
     fn recv(&mut self, flags: libc::c_int) -> Result<(), IoFailure> {
+        self.peeked_empty.set(false);
         if self.rpos > 0 && self.rpos == self.rbuf.len() {
             self.rbuf.clear();
             self.rpos = 0;
@@ -469,9 +494,12 @@ impl Conn {
             return true;
         }
         match &self.io {
+            Io::Plain(_) if self.peeked_empty.get() => false,
             Io::Plain(s) => {
                 let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
-                matches!(s.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT), Ok(n) if n > 0)
+                let unread = matches!(s.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT), Ok(n) if n > 0);
+                self.peeked_empty.set(!unread);
+                unread
             }
             // Undecrypted records may be TLS 1.3 session tickets, which are
             // no reply: only what OpenSSL has already decrypted counts.

@@ -482,6 +482,10 @@ pub fn session(data: &[u8]) {
 /// STARTTLS mode.
 fn play(data: &[u8]) -> Option<(Session, Truth, StartTls)> {
     let [setup, ext_lo, ext_hi, options, ref script @ ..] = *data else { return None };
+    // One session at a time on the shared listener: unit tests run in
+    // parallel threads, and a server must accept its own client.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sess = Session::default();
     let l = listener();
     let port = l.local_addr().expect("bound").port();

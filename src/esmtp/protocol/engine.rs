@@ -109,12 +109,15 @@ impl<'a> Engine<'a> {
 
     /// Reads a reply nobody needs (RSET, XUSR); it must still be one that
     /// command can have.
-    pub(super) fn discard_reply(&mut self) -> Result<(), Stop> {
+    /// Reads a reply whose content does not matter, but whose kind does:
+    /// `ok` lists the positive codes the command can have (empty: any
+    /// 2xx, for XUSR, which no RFC describes).
+    pub(super) fn discard_reply(&mut self, ok: &[i32]) -> Result<(), Stop> {
         let r = self.reply(false)?;
-        if r.class() == 2 {
+        if ok.is_empty() && r.class() == 2 {
             return Ok(());
         }
-        self.expect(&r, &[])
+        self.expect(&r, ok)
     }
 
     /// A well-formed reply its command cannot have (a 354 to RCPT, a 2xx to

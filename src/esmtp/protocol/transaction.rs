@@ -65,7 +65,7 @@ impl<'a> Engine<'a> {
             if pipe {
                 discards += 1;
             } else {
-                self.discard_reply()?;
+                self.discard_reply(&[250])?;
             }
         }
         if self.ext.xusr {
@@ -73,7 +73,7 @@ impl<'a> Engine<'a> {
             if pipe {
                 discards += 1;
             } else {
-                self.discard_reply()?;
+                self.discard_reply(&[])?;
             }
         }
         let by_time = self.by_time(msg);
@@ -96,7 +96,7 @@ impl<'a> Engine<'a> {
         }
         self.set_timeout(TimeoutKind::Envelope);
         for _ in 0..discards {
-            self.discard_reply()?;
+            self.discard_reply(&[])?;
         }
         let r = self.reply_into(&msg.reverse_path_status)?;
         self.expect(&r, &[250])?;
@@ -223,14 +223,14 @@ impl<'a> Engine<'a> {
             return Ok(TxnEnd::Clean);
         }
         for _ in 0..rcpts {
-            self.discard_reply()?;
+            self.discard_reply(&[250, 251, 252])?;
         }
         if data_sent {
             let r = self.reply(false)?;
             if r.code == 354 {
                 // A server that opened DATA without a sender: close it.
                 self.write(b".\r\n")?;
-                self.discard_reply()?;
+                self.discard_reply(&[250])?;
                 return Ok(TxnEnd::NeedsReset);
             }
             self.expect(&r, &[])?;

@@ -12,6 +12,10 @@ Scenarios:
   d  one STARTTLS session of 2,000 messages to bench/sink.py
   e  200 STARTTLS sessions of one message, one process each (libESMTP
      1.1.0 cannot run a second STARTTLS session in a process)
+  g  against the physical floor (bench/smtp_floor.c, a raw-socket client
+     that only does what SMTP needs) with a C sink (bench/sink.c): 1,000
+     sessions of one message, and one session of 2,000 messages; client and
+     server CPU for the floor, libESMTP and ours, and callgrind counts
   f  tlsconn: 300 STARTTLS sessions of one message in one process, ours
      only, against a server that never resumes TLS sessions and one that
      sends TLS 1.3 tickets: client and server CPU, resumed/full
@@ -86,6 +90,8 @@ def setup():
         os.chmod(os.path.join(xdg, "ca.pem"), 0o600)
     floor = os.path.join(OUT, "smtp_floor")
     sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "bench", "smtp_floor.c"), "-o", floor)
+    sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "bench", "sink.c"), "-o",
+       os.path.join(OUT, "csink"))
     return binary, smtp_sink, libs, floor
 
 
@@ -181,6 +187,57 @@ def tlsconn(binary, lib, n, runs):
     return res
 
 
+def against_floor(binary, libs, floor, mode, n):
+    """One run of scenario g for each client, each against a fresh C sink:
+    client CPU (wait4) and the sink's own CPU (getrusage at SIGTERM)."""
+    out = {}
+    for who in ("floor", "theirs", "ours"):
+        portfile = tempfile.mktemp(dir=OUT)
+        sink = subprocess.Popen([os.path.join(OUT, "csink"), portfile], stdout=subprocess.PIPE)
+        for _ in range(200):
+            if os.path.exists(portfile) and open(portfile).read():
+                break
+            time.sleep(0.01)
+        port = int(open(portfile).read())
+        os.unlink(portfile)
+        if who == "floor":
+            args = [floor, str(port)] + (["bulk", str(n)] if mode == "one-session" else [str(n)])
+            env = None
+        else:
+            args = [binary, "127.0.0.1:%d" % port, mode, str(n)]
+            env = dict(os.environ, LD_LIBRARY_PATH=libs[who])
+        proc = timed_popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        status, user, sys_, _ = timed_wait(proc)
+        sink.send_signal(signal.SIGTERM)
+        report = sink.communicate(timeout=10)[0].decode()
+        if status != 0:
+            raise SystemExit("%s failed against the C sink" % who)
+        m = re.search(r"accepted (\d+) user ([\d.]+) sys ([\d.]+)", report)
+        if int(m.group(1)) != n:
+            raise SystemExit("%s: the sink accepted %s of %d messages" % (who, m.group(1), n))
+        out[who] = {"cpu": user + sys_, "server": float(m.group(2)) + float(m.group(3))}
+    return out
+
+
+def callgrind_floor(floor, n):
+    """Instructions of the floor's bulk session (scenario g)."""
+    portfile = tempfile.mktemp(dir=OUT)
+    sink = subprocess.Popen([os.path.join(OUT, "csink"), portfile], stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(portfile) and open(portfile).read():
+            break
+        time.sleep(0.01)
+    port = open(portfile).read()
+    os.unlink(portfile)
+    out = os.path.join(OUT, "callgrind.out")
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, floor, port, "bulk", str(n)],
+                       capture_output=True, text=True)
+    sink.terminate()
+    sink.wait()
+    os.unlink(out)
+    return int(re.search(r"Collected : (\d+)", r.stderr).group(1))
+
+
 def measure_floor(floor, server, n):
     t0 = time.monotonic()
     proc = timed_popen([floor, str(server.port), str(n)], stdout=subprocess.DEVNULL)
@@ -261,6 +318,29 @@ def main():
             o = statistics.median(n / r["wall"] for r in results["ours"])
             lines.append("| %s: %s | messages/s | %.1f | %.1f | %.1f |" % (key, title, t, o, o / t))
         print("\n".join(lines[first:]), flush=True)
+    if not args.only or "g" in args.only:
+        for label, mode, n in (("1,000 sessions of one message", "sessions", 1000),
+                               ("one session, 2,000 messages", "one-session", 2000)):
+            runs = [against_floor(binary, libs, floor, mode, n) for _ in range(args.runs)]
+            lines += ["", "| g: %s, C sink | floor (median) | libESMTP 1.1.0 (median) | ours (median) "
+                      "| ours/floor | ours/libESMTP |" % label, "|---|---|---|---|---|---|"]
+            for metric, name in (("cpu", "client cpu (s)"), ("server", "sink cpu (s)")):
+                med = {w: statistics.median(r[w][metric] for r in runs) for w in ("floor", "theirs", "ours")}
+                of = statistics.median(r["ours"][metric] / r["floor"][metric] for r in runs if r["floor"][metric])
+                ot = statistics.median(r["ours"][metric] / r["theirs"][metric] for r in runs if r["theirs"][metric])
+                lines.append("| %s | %.3f | %.3f | %.3f | %.2f | %.2f |"
+                             % (name, med["floor"], med["theirs"], med["ours"], of, ot))
+            print("\n".join(lines[-4:]), flush=True)
+        if not args.no_callgrind:
+            server = Server("sink", smtp_sink)
+            try:
+                o = callgrind(binary, libs["ours"], server, "one-session", 200)
+            finally:
+                server.stop()
+            f = callgrind_floor(floor, 200)
+            lines.append("| g: one session, 200 messages: instructions (callgrind) | %d | | %d | %.2f | |"
+                         % (f, o, o / f))
+            print(lines[-1], flush=True)
     if not args.only or "f" in args.only:
         # libESMTP 1.1.0 cannot run a second STARTTLS session in a process:
         # ours against itself, full handshakes against resumed ones.

@@ -1,10 +1,14 @@
-/* The least any SMTP client can do per session against bench/sink.py:
- * connect, read the greeting, EHLO, one pipelined MAIL/5 RCPT/DATA group,
- * an 8 KiB body with the final dot and QUIT in one write, close. No
- * library, no parsing: the kernel's share of scenario b, for reference.
+/* The least any SMTP client can do against bench/sink.py or bench/sink.c:
+ * resolve the address, connect, TCP_NODELAY, read the greeting, EHLO, one
+ * pipelined MAIL/5 RCPT/DATA group, an 8 KiB dot-stuffed body with the
+ * final dot and QUIT in one write, count the reply lines, close. No
+ * library, no parsing: the physical floor of scenario b.
  *
- *   smtp_floor PORT SESSIONS
+ *   smtp_floor PORT SESSIONS        SESSIONS sessions of one message
+ *   smtp_floor PORT bulk MESSAGES   one session; per message one write of
+ *                                   the group and one of the body and dot
  */
+#include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,10 +47,12 @@ int main (int argc, char **argv)
   static char body[8192 + 16];
   int port, n, i, one = 1;
   size_t len = 0;
-  if (argc != 3)
+  int bulk = argc == 4 && strcmp (argv[2], "bulk") == 0;
+  struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
+  if (argc != 3 && !bulk)
     return 2;
   port = atoi (argv[1]);
-  n = atoi (argv[2]);
+  n = atoi (argv[bulk ? 3 : 2]);
   while (len + 82 < 8192)
     {
       memset (body + len, 'x', 80);
@@ -55,13 +61,41 @@ int main (int argc, char **argv)
     }
   memcpy (body + len, ".\r\nQUIT\r\n", 9);
   len += 9;
-  for (i = 0; i < n; i++)
+  if (bulk)
     {
-      struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons (port) };
       int fd = socket (AF_INET, SOCK_STREAM, 0);
+      struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons (port) };
       a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
       if (fd < 0 || connect (fd, (struct sockaddr *) &a, sizeof a) != 0)
         return 1;
+      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      replies (fd, 1);
+      put (fd, "EHLO bench\r\n", 12);
+      replies (fd, 4);
+      for (i = 0; i < n; i++)
+        {
+          put (fd, group, sizeof group - 1);
+          replies (fd, 7);
+          put (fd, body, len - 6); /* without QUIT */
+          replies (fd, 1);
+        }
+      put (fd, "QUIT\r\n", 6);
+      replies (fd, 1);
+      close (fd);
+      printf ("ok %d messages\n", n);
+      return 0;
+    }
+  for (i = 0; i < n; i++)
+    {
+      char service[16];
+      int fd;
+      snprintf (service, sizeof service, "%d", port);
+      if (getaddrinfo ("127.0.0.1", service, &hints, &ai) != 0)
+        return 1;
+      fd = socket (ai->ai_family, SOCK_STREAM, 0);
+      if (fd < 0 || connect (fd, ai->ai_addr, ai->ai_addrlen) != 0)
+        return 1;
+      freeaddrinfo (ai);
       setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       replies (fd, 1);
       put (fd, "EHLO bench\r\n", 12);

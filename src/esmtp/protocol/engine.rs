@@ -232,7 +232,9 @@ impl<'a> Engine<'a> {
                     self.void_in_flight();
                 }
             }
-            Ok(r) if r.class() == 2 && (self.unconfirmed.is_empty() || !self.conn.has_unread()) => {
+            // RFC 5321 §4.3.2: QUIT is answered 221; a reply that shifted
+            // from an earlier command is most often another 2xx.
+            Ok(r) if r.code == 221 && (self.unconfirmed.is_empty() || !self.conn.has_unread()) => {
                 self.conn.close_notify();
             }
             _ if !self.unconfirmed.is_empty() => {

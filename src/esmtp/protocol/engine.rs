@@ -206,9 +206,11 @@ impl<'a> Engine<'a> {
         if self.write(b"QUIT\r\n").is_err() {
             return;
         }
-        // The dot went out with QUIT: its reply and QUIT's come together,
-        // and one missing makes the other ambiguous.
-        let dot_with_quit = self.pending_final.is_some();
+        // With PIPELINING the last final reply came in a group (the dot
+        // with QUIT, BDAT chunks together): with QUIT's reply missing, the
+        // count of replies is off by one somewhere, and the 2xx read may
+        // not be the message's. A dot sent alone had its reply read alone.
+        let dot_with_quit = self.pending_final.is_some() || self.ext.pipelining;
         if let Some(msg) = self.pending_final {
             if let Err(stop) = self.final_reply(msg) {
                 if stop == Stop::Violation {
@@ -225,9 +227,8 @@ impl<'a> Engine<'a> {
         match read_reply(&mut self.conn, &opts, || false) {
             Err(f) if f.error == ReplyError::Dropped && f.code == 0 => {
                 set_error(error::ERR_DROPPED_CONNECTION);
-                // One reply for two commands: the 2xx read for the dot may
-                // have been QUIT's, the dot's swallowed. A dot sent alone
-                // had its reply read before QUIT went out.
+                // One reply short: the 2xx read for the dot may have been
+                // another command's.
                 if dot_with_quit {
                     self.void_in_flight();
                 }

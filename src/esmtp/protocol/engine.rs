@@ -144,17 +144,23 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// After a violation, nothing read for the transactions under way can
-    /// be trusted: their statuses say so, and their recipients stay
-    /// incomplete. Events are those of a dropped connection: no
-    /// MESSAGESENT for them.
-    pub(super) fn void_in_flight(&mut self) {
+    /// The final 2xx replies not yet shown to be in step become the
+    /// protocol error; their recipients are tried again.
+    pub(super) fn void_unconfirmed(&mut self) {
         for msg in std::mem::take(&mut self.unconfirmed) {
             set_protocol_error(&msg.message_status);
             for r in msg.recipients.iter() {
                 r.complete.set(false);
             }
         }
+    }
+
+    /// After a violation, nothing read for the transactions under way can
+    /// be trusted: their statuses say so, and their recipients stay
+    /// incomplete. Events are those of a dropped connection: no
+    /// MESSAGESENT for them.
+    pub(super) fn void_in_flight(&mut self) {
+        self.void_unconfirmed();
         if let Some(msg) = self.pending_final.take() {
             set_protocol_error(&msg.message_status);
         }
@@ -187,8 +193,12 @@ impl<'a> Engine<'a> {
         };
         // A dropped connection leaves the statuses as libESMTP did: each
         // was a well-formed reply of its kind, and none says delivered.
+        // Except a final 2xx not yet shown in step: with PIPELINING it was
+        // read in a group that the close left a reply short.
         if stop == Stop::Violation {
             self.void_in_flight();
+        } else if stop == Stop::Drop && self.ext.pipelining {
+            self.void_unconfirmed();
         }
         if stop != Stop::Drop {
             self.quit();

@@ -187,19 +187,25 @@ def tlsconn(binary, lib, n, runs):
     return res
 
 
+def start_csink(stdout):
+    """bench/sink.c on a free loopback port: the process and its port."""
+    portfile = tempfile.mktemp(dir=OUT)
+    sink = subprocess.Popen([os.path.join(OUT, "csink"), portfile], stdout=stdout)
+    for _ in range(200):
+        if os.path.exists(portfile) and open(portfile).read():
+            break
+        time.sleep(0.01)
+    port = int(open(portfile).read())
+    os.unlink(portfile)
+    return sink, port
+
+
 def against_floor(binary, libs, floor, mode, n):
     """One run of scenario g for each client, each against a fresh C sink:
     client CPU (wait4) and the sink's own CPU (getrusage at SIGTERM)."""
     out = {}
     for who in ("floor", "theirs", "ours"):
-        portfile = tempfile.mktemp(dir=OUT)
-        sink = subprocess.Popen([os.path.join(OUT, "csink"), portfile], stdout=subprocess.PIPE)
-        for _ in range(200):
-            if os.path.exists(portfile) and open(portfile).read():
-                break
-            time.sleep(0.01)
-        port = int(open(portfile).read())
-        os.unlink(portfile)
+        sink, port = start_csink(subprocess.PIPE)
         if who == "floor":
             args = [floor, str(port)] + (["bulk", str(n)] if mode == "one-session" else [str(n)])
             env = None
@@ -221,16 +227,9 @@ def against_floor(binary, libs, floor, mode, n):
 
 def callgrind_floor(floor, n):
     """Instructions of the floor's bulk session (scenario g)."""
-    portfile = tempfile.mktemp(dir=OUT)
-    sink = subprocess.Popen([os.path.join(OUT, "csink"), portfile], stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        if os.path.exists(portfile) and open(portfile).read():
-            break
-        time.sleep(0.01)
-    port = open(portfile).read()
-    os.unlink(portfile)
+    sink, port = start_csink(subprocess.DEVNULL)
     out = os.path.join(OUT, "callgrind.out")
-    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, floor, port, "bulk", str(n)],
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, floor, str(port), "bulk", str(n)],
                        capture_output=True, text=True)
     sink.terminate()
     sink.wait()

@@ -174,9 +174,9 @@ pub fn enable(b: &mut SslContextBuilder) {
 /// connection so that its own sessions are kept once it is accepted.
 pub fn prepare(ssl: &mut SslRef, key: Key) -> Arc<Pending> {
     if let Some(s) = take(&key) {
-        // SAFETY: the session comes from a context of the same kind (our
-        // own client contexts, same protocol range); OpenSSL checks the
-        // rest at the handshake and falls back to a full one.
+        // SAFETY: rust-openssl asks that the session come from this SSL's
+        // context; the key includes the context's identity (`Key::trust`),
+        // so a session is only ever offered to the context that made it.
         let _ = unsafe { ssl.set_session(&s) };
     }
     let p = Arc::new(Pending { key, accepted: AtomicBool::new(false) });

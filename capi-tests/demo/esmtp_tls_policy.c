@@ -35,7 +35,7 @@ int main (int argc, char **argv)
   smtp_tlsrpt_t day;
   const char *domain;
   char *document, buf[128];
-  time_t now = time (NULL);
+  time_t begun = time (NULL), ended;
   int sent, code = 0;
 
   if (argc < 3 || strchr (argv[2], '@') == NULL)
@@ -77,8 +77,12 @@ int main (int argc, char **argv)
     }
   smtp_destroy_session (session);
 
-  document = smtp_tlsrpt_report (day, "client.test", "mailto:tlsrpt@client.test",
-                                 "client.test-1", now - now % 86400, now - now % 86400 + 86400);
+  /* RFC 8460 reports cover whole UTC days.  A session that crossed
+     midnight has results in two days: a real sender files each day
+     separately; the example spans both so that nothing is left out.  */
+  ended = time (NULL);
+  document = smtp_tlsrpt_report (day, "client.test", "mailto:tlsrpt@client.test", "client.test-1",
+                                 begun - begun % 86400, ended - ended % 86400 + 86400);
   printf ("report: %s\n", document);
   free (document);
   smtp_tlsrpt_destroy (day);

@@ -75,6 +75,7 @@ Scenario keys:
              client's writes block: for the TRANSFER timeout; use with a
              small "rcvbuf")
      then    "close" / "stall" after sending the response
+     delay   seconds to wait before sending the response
      log     "stop": log nothing after this response.  For huge replies:
              whether the client reads all of it before hanging up (and
              whether its last commands survive the reset) depends on
@@ -222,6 +223,11 @@ class Conn:
                                                 if action == "stall_noread" else ""))
             self.state = "stall" if action == "stall" else "noread"
             return ""
+        if "delay" in r:
+            # A slow server: what is queued goes now, this reply later.
+            self.flush()
+            self.srv.tr.note("server waits %s s" % r["delay"])
+            time.sleep(float(r["delay"]))
         start = len(self.outbuf)
         if "raw" in r:
             data = r["raw"].encode("latin-1")

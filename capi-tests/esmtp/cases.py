@@ -209,6 +209,12 @@ send("eod_stall", [T1], sc([], r("EOD", action="stall")))
 # after 354, so the client's writes block and the TRANSFER timeout fires.
 send("transfer_stall", [T1, "msg=big", "lines=200000", "quiet_data=2"],
      sc([], r("DATA", then="stall_noread")))
+# A read keeps the socket's timeout when it is shorter than its own and
+# reads again when it expires; a shorter phase timeout lowers it.
+send("eod_slow_within_data2", [T1, "eod_timeout=3000"], sc([], r("EOD", reply="250 ok", delay=1.8)))
+send("eod_stall_data2", [T1, "eod_timeout=2000"], sc([], r("EOD", action="stall")), timeout=4)
+send("mail_stall_after_long_greeting", [T1, "greeting_timeout=60000"], sc([], r("MAIL", action="stall")),
+     timeout=4)
 send("eod_reply_then_close", [], sc([], r("EOD", reply="250 ok", then="close")))
 send("quit_close", [], sc([], r("QUIT", action="close")))
 send("quit_stall", [T1], sc([], r("QUIT", action="stall")))

@@ -18,6 +18,8 @@
      quiet_data=1       count MESSAGEDATA events instead of printing them
                         (2: only say whether there were any)
      timeout=MS         all timeouts, with Timeout_OVERRIDE_RFC2822_MINIMUM
+     greeting_timeout=MS, eod_timeout=MS
+                        then Timeout_GREETING or Timeout_DATA2 alone
      require_all=0|1    smtp_option_require_all_recipients
      body=7bit|8bit|binary          smtp_8bitmime_set_body
      size=N             smtp_size_set_estimate
@@ -242,6 +244,10 @@ int main (int argc, char **argv)
     }
   if ((v = opt_str ("timeout", NULL)) != NULL)
     short_timeouts (s, atol (v));
+  if ((v = opt_str ("greeting_timeout", NULL)) != NULL)
+    smtp_set_timeout (s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, atol (v));
+  if ((v = opt_str ("eod_timeout", NULL)) != NULL)
+    smtp_set_timeout (s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, atol (v));
   if ((v = opt_str ("require_all", NULL)) != NULL)
     printf ("smtp_option_require_all_recipients(%s)=%d\n", v,
             smtp_option_require_all_recipients (s, atoi (v)));

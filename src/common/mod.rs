@@ -5,3 +5,4 @@
 pub mod cstr;
 pub mod guard;
 pub mod list;
+pub mod sync;

@@ -16,10 +16,10 @@ pub fn xtext(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
-/// `MAIL FROM:<...>` with SIZE, RET, ENVID, BODY and BY as announced.
-/// `by_time` is the (possibly adjusted) DELIVERBY time.
-pub fn mail_command(msg: &Message, ext: &Extensions, by_time: i64) -> Vec<u8> {
-    let mut out = b"MAIL FROM:<".to_vec();
+/// Appends `MAIL FROM:<...>` with SIZE, RET, ENVID, BODY and BY as
+/// announced. `by_time` is the (possibly adjusted) DELIVERBY time.
+pub fn mail_command(out: &mut Vec<u8>, msg: &Message, ext: &Extensions, by_time: i64) {
+    out.extend_from_slice(b"MAIL FROM:<");
     if let Some(rp) = msg.reverse_path.borrow().as_ref() {
         out.extend_from_slice(rp.to_bytes());
     }
@@ -36,7 +36,7 @@ pub fn mail_command(msg: &Message, ext: &Extensions, by_time: i64) -> Vec<u8> {
         }
         if let Some(envid) = msg.dsn_envid.borrow().as_ref() {
             out.extend_from_slice(b" ENVID=");
-            xtext(&mut out, envid.to_bytes());
+            xtext(out, envid.to_bytes());
         }
     }
     if ext.eightbitmime || ext.binarymime {
@@ -61,12 +61,11 @@ pub fn mail_command(msg: &Message, ext: &Extensions, by_time: i64) -> Vec<u8> {
         }
     }
     out.extend_from_slice(b"\r\n");
-    out
 }
 
-/// `RCPT TO:<...>` with NOTIFY and ORCPT when DSN is announced.
-pub fn rcpt_command(rcpt: &Recipient, ext: &Extensions) -> Vec<u8> {
-    let mut out = b"RCPT TO:<".to_vec();
+/// Appends `RCPT TO:<...>` with NOTIFY and ORCPT when DSN is announced.
+pub fn rcpt_command(out: &mut Vec<u8>, rcpt: &Recipient, ext: &Extensions) {
+    out.extend_from_slice(b"RCPT TO:<");
     out.extend_from_slice(rcpt.mailbox.to_bytes());
     out.push(b'>');
     if ext.dsn {
@@ -86,11 +85,10 @@ pub fn rcpt_command(rcpt: &Recipient, ext: &Extensions) -> Vec<u8> {
             out.extend_from_slice(b" ORCPT=");
             out.extend_from_slice(kind.to_bytes());
             out.push(b';');
-            xtext(&mut out, addr.to_bytes());
+            xtext(out, addr.to_bytes());
         }
     }
     out.extend_from_slice(b"\r\n");
-    out
 }
 
 #[cfg(test)]
@@ -117,14 +115,22 @@ mod tests {
         m.body.set(Body::EightBitMime);
         m.by_mode.set(ByMode::Notify);
         m.by_trace.set(true);
+        let line = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut out = Vec::new();
+            f(&mut out);
+            out
+        };
         assert_eq!(
-            mail_command(&m, &ext, 100),
+            line(&|o| mail_command(o, &m, &ext, 100)),
             b"MAIL FROM:<a@b> SIZE=1234 RET=HDRS ENVID=x+20y BODY=8BITMIME BY=100NT\r\n"
         );
         let r = Recipient::new(CString::new("c@d").unwrap());
         r.dsn_notify.set(1 | 4);
         *r.dsn_orcpt.borrow_mut() = Some((CString::new("rfc822").unwrap(), CString::new("c@d").unwrap()));
-        assert_eq!(rcpt_command(&r, &ext), b"RCPT TO:<c@d> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;c@d\r\n");
-        assert_eq!(rcpt_command(&r, &Extensions::default()), b"RCPT TO:<c@d>\r\n");
+        assert_eq!(
+            line(&|o| rcpt_command(o, &r, &ext)),
+            b"RCPT TO:<c@d> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;c@d\r\n"
+        );
+        assert_eq!(line(&|o| rcpt_command(o, &r, &Extensions::default())), b"RCPT TO:<c@d>\r\n");
     }
 }

@@ -4,9 +4,9 @@
 
 use std::ffi::{c_char, c_int, c_uchar, c_ulong, CString};
 
-use std::sync::OnceLock;
-
 use foreign_types::ForeignTypeRef;
+
+use crate::common::sync::Lock;
 use openssl::ssl::{SslContext, SslContextBuilder, SslContextRef, SslMethod, SslRef};
 use openssl::x509::{X509Ref, X509};
 
@@ -87,14 +87,13 @@ const X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS: std::ffi::c_uint = 0x4;
 /// context, and enabling it on the application's (`smtp_starttls_set_ctx`)
 /// would change an object we were lent, racing any thread that uses it.
 /// This one is never changed after it is built, so sharing it is safe.
-fn dane_context() -> Option<&'static SslContext> {
-    static CTX: OnceLock<Option<SslContext>> = OnceLock::new();
+fn dane_context() -> Option<SslContext> {
+    static CTX: Lock<Option<Option<SslContext>>> = Lock::new(None);
     CTX.get_or_init(|| {
         let ctx = SslContextBuilder::new(SslMethod::tls_client()).ok()?.build();
         // SAFETY: a live SSL_CTX no other code can reach yet.
         (unsafe { SSL_CTX_dane_enable(ctx.as_ptr()) } > 0).then_some(ctx)
     })
-    .as_ref()
 }
 
 /// Moves a connection made from `from` (the application's context, or
@@ -140,7 +139,7 @@ pub fn use_dane_context(ssl: &mut SslRef, from: &SslContextRef) -> bool {
             })
             .collect::<Vec<X509>>()
     };
-    if ssl.set_ssl_context(dane).is_err() {
+    if ssl.set_ssl_context(&dane).is_err() {
         return false;
     }
     ssl.set_security_level(level);

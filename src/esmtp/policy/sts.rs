@@ -2,7 +2,9 @@
 //! its process-wide cache, and MX host matching.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::common::sync::Lock;
 use std::time::{Duration, Instant};
 
 /// RFC 8461 §3.2: max_age is at most a year.
@@ -173,10 +175,10 @@ impl Cache {
 }
 
 /// Shared by the process's sessions.
-static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+static CACHE: Lock<Option<Cache>> = Lock::new(None);
 
 fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
-    let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = CACHE.lock();
     f(guard.get_or_insert_with(|| Cache { map: HashMap::new(), limit: CACHE_DOMAINS }))
 }
 

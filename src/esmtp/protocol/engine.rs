@@ -181,6 +181,16 @@ impl<'a> Engine<'a> {
         })
     }
 
+    /// Queues a command that `f` writes into the write buffer: no line is
+    /// built apart and copied.
+    pub(super) fn write_with(&mut self, f: impl FnOnce(&mut Vec<u8>, &Extensions)) -> Result<(), Stop> {
+        let ext = &self.ext;
+        self.conn.write_with(|out| f(out, ext)).map_err(|_| {
+            set_error(error::ERR_DROPPED_CONNECTION);
+            Stop::Drop
+        })
+    }
+
     /// Runs the conversation on this connection and closes it; returns
     /// whether the next address should be tried.
     pub(super) fn converse(mut self) -> bool {

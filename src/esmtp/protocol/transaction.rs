@@ -77,13 +77,13 @@ impl<'a> Engine<'a> {
             }
         }
         let by_time = self.by_time(msg);
-        self.write(&mail_command(msg, &self.ext, by_time))?;
+        self.write_with(|out, ext| mail_command(out, msg, ext, by_time))?;
         let require_all = self.sess.require_all_recipients.get();
         let bdat = self.ext.chunking;
         let mut data_sent = false;
         if pipe {
             for r in &rcpts {
-                self.write(&rcpt_command(r, &self.ext))?;
+                self.write_with(|out, ext| rcpt_command(out, r, ext))?;
             }
             if !require_all && !bdat {
                 self.write(b"DATA\r\n")?;
@@ -110,7 +110,7 @@ impl<'a> Engine<'a> {
         for rcpt in &rcpts {
             if !pipe {
                 self.no_surplus()?;
-                self.write(&rcpt_command(rcpt, &self.ext))?;
+                self.write_with(|out, ext| rcpt_command(out, rcpt, ext))?;
             }
             let r = self.reply_into(&rcpt.status)?;
             self.expect(&r, &[250, 251, 252])?;

@@ -24,7 +24,6 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use foreign_types::ForeignTypeRef;
 use openssl::ex_data::Index;
@@ -33,6 +32,7 @@ use openssl::ssl::{
 };
 
 use super::resume;
+use crate::common::sync::Lock;
 use crate::esmtp::events::{report, Event, EventSink};
 
 /// `smtp_starttls_passwordcb_t`, the same type as OpenSSL's `pem_password_cb`.
@@ -47,14 +47,14 @@ extern "C" {
 }
 
 /// The process-wide password callback (libESMTP keeps one, under a mutex).
-static PASSWORD_CB: Mutex<Option<(PasswordCb, usize)>> = Mutex::new(None);
+static PASSWORD_CB: Lock<Option<(PasswordCb, usize)>> = Lock::new(None);
 
 pub fn set_password_callback(cb: PasswordCb, arg: *mut c_void) {
-    *PASSWORD_CB.lock().unwrap_or_else(|e| e.into_inner()) = Some((cb, arg as usize));
+    *PASSWORD_CB.lock() = Some((cb, arg as usize));
 }
 
 fn password_callback() -> Option<(PasswordCb, usize)> {
-    *PASSWORD_CB.lock().unwrap_or_else(|e| e.into_inner())
+    *PASSWORD_CB.lock()
 }
 
 /// Where the user's certificate files live.
@@ -166,8 +166,8 @@ fn fingerprint(layout: &Layout) -> Fingerprint {
 /// The identity of one of our own contexts (ex_data), which TLS session
 /// resumption keys on: a context the application gave has none.
 fn id_index() -> Index<SslContext, u64> {
-    static INDEX: OnceLock<Index<SslContext, u64>> = OnceLock::new();
-    *INDEX.get_or_init(|| SslContext::new_ex_index().expect("an SSL_CTX ex_data index"))
+    static INDEX: Lock<Option<Index<SslContext, u64>>> = Lock::new(None);
+    INDEX.get_or_init(|| SslContext::new_ex_index().expect("an SSL_CTX ex_data index"))
 }
 
 /// The identity `shared` gave `ctx`, if it is one of ours.
@@ -180,9 +180,9 @@ pub fn identity(ctx: &SslContextRef) -> Option<u64> {
 /// asked the application something (an event) is not shared: the question
 /// is asked again next time, as libESMTP did.
 pub fn shared(layout: &Layout, sink: Option<&dyn EventSink>) -> Option<SslContext> {
-    static SHARED: Mutex<Option<(Fingerprint, SslContext)>> = Mutex::new(None);
+    static SHARED: Lock<Option<(Fingerprint, SslContext)>> = Lock::new(None);
     let fp = fingerprint(layout);
-    if let Some((f, ctx)) = &*SHARED.lock().unwrap_or_else(|e| e.into_inner()) {
+    if let Some((f, ctx)) = &*SHARED.lock() {
         if *f == fp {
             return Some(ctx.clone());
         }
@@ -190,7 +190,7 @@ pub fn shared(layout: &Layout, sink: Option<&dyn EventSink>) -> Option<SslContex
     let mut asked = false;
     let ctx = ours(builder(layout, sink, &mut asked)?);
     if !asked {
-        *SHARED.lock().unwrap_or_else(|e| e.into_inner()) = Some((fp, ctx.clone()));
+        *SHARED.lock() = Some((fp, ctx.clone()));
     }
     Some(ctx)
 }

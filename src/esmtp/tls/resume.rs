@@ -21,8 +21,11 @@
 //! `MAX_ENTRIES` servers, the one used least recently going first.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+
+use crate::common::sync::{Guard, Lock};
 
 use foreign_types::ForeignType;
 use openssl::ex_data::Index;
@@ -57,19 +60,16 @@ struct Entry {
     seq: u64,
 }
 
-#[derive(Default)]
 struct Cache {
-    map: HashMap<Key, Entry>,
+    map: HashMap<Key, Entry, BuildHasherDefault<DefaultHasher>>,
     seq: u64,
 }
 
-fn cache() -> &'static Mutex<Cache> {
-    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    CACHE.get_or_init(Mutex::default)
-}
-
-fn lock() -> std::sync::MutexGuard<'static, Cache> {
-    cache().lock().unwrap_or_else(|e| e.into_inner())
+fn lock() -> Guard<'static, Cache> {
+    // Server names the application chose: no need for a keyed hash.
+    static CACHE: Lock<Cache> =
+        Lock::new(Cache { map: HashMap::with_hasher(BuildHasherDefault::new()), seq: 0 });
+    CACHE.lock()
 }
 
 /// Whether the session can still be offered, by the server's lifetime.
@@ -153,8 +153,8 @@ impl Pending {
 }
 
 fn index() -> Index<Ssl, Arc<Pending>> {
-    static INDEX: OnceLock<Index<Ssl, Arc<Pending>>> = OnceLock::new();
-    *INDEX.get_or_init(|| Ssl::new_ex_index().expect("an SSL ex_data index"))
+    static INDEX: Lock<Option<Index<Ssl, Arc<Pending>>>> = Lock::new(None);
+    INDEX.get_or_init(|| Ssl::new_ex_index().expect("an SSL ex_data index"))
 }
 
 /// Sets up the library's own context for resumption: a client cache whose

@@ -14,11 +14,13 @@ Scenarios:
      1.1.0 cannot run a second STARTTLS session in a process)
   g  against the physical floor (bench/smtp_floor.c, a raw-socket client
      that only does what SMTP needs) with a C sink (bench/sink.c): 1,000
-     sessions of one message, and one session of 2,000 messages; client and
-     server CPU for the floor, libESMTP and ours, and callgrind counts
+     sessions of one message, and one session of 25,000 messages; client
+     and server CPU for the floor, libESMTP and ours, and callgrind counts
+     per message
   f  tlsconn: 300 STARTTLS sessions of one message in one process, ours
-     only, against a server that never resumes TLS sessions and one that
-     sends TLS 1.3 tickets: client and server CPU, resumed/full
+     only, against a C sink (bench/sink.c, OpenSSL) that never resumes TLS
+     sessions and one that sends TLS 1.3 tickets: client and server CPU,
+     resumed/full
 
 Reported per library: median CPU time (user+sys), wall time and peak RSS,
 the per-pair ratios ours/theirs, and callgrind instruction counts for
@@ -89,9 +91,10 @@ def setup():
         shutil.copy(os.path.join(pki, "ca.pem"), os.path.join(xdg, "ca.pem"))
         os.chmod(os.path.join(xdg, "ca.pem"), 0o600)
     floor = os.path.join(OUT, "smtp_floor")
-    sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "bench", "smtp_floor.c"), "-o", floor)
+    sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "bench", "smtp_floor.c"), "-o", floor,
+       "-lssl", "-lcrypto")
     sh("cc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "bench", "sink.c"), "-o",
-       os.path.join(OUT, "csink"))
+       os.path.join(OUT, "csink"), "-lssl", "-lcrypto")
     return binary, smtp_sink, libs, floor
 
 
@@ -100,11 +103,9 @@ class Server:
 
     def __init__(self, kind, smtp_sink):
         self.portfile = tempfile.mktemp(dir=OUT)
-        if kind in ("sink", "tls-sink", "tls-sink-resume"):
+        if kind in ("sink", "tls-sink"):
             pki = os.path.join(OUT, "pki")
             tls = [os.path.join(pki, "server.pem"), os.path.join(pki, "server.key")] if kind != "sink" else []
-            if kind == "tls-sink-resume":
-                tls.append("tickets")
             self.proc = subprocess.Popen([PY, os.path.join(REPO, "bench", "sink.py"), self.portfile] + tls,
                                          stdout=subprocess.PIPE)
             for _ in range(100):
@@ -161,36 +162,47 @@ def measure(binary, lib, server, mode, n, tls=False):
     return {"cpu": user + sys_, "user": user, "sys": sys_, "wall": wall, "rss": rss}
 
 
-def tlsconn(binary, lib, n, runs):
+def tlsconn(binary, lib, floor, n, runs):
     """Scenario f: N sessions of one message over STARTTLS (required,
-    verified), ours only, against a server that never resumes and one that
-    does: client and server CPU per run, and resumed/full."""
-    res = {"full": [], "resumed": []}
-    servers = {"full": Server("tls-sink", None), "resumed": Server("tls-sink-resume", None)}
-    try:
-        for _ in range(runs):
-            for kind, server in servers.items():
-                env = dict(os.environ, LD_LIBRARY_PATH=lib, XDG_CONFIG_DIR=os.path.join(OUT, "pki", "xdg"))
-                before = server.cpu()
-                proc = timed_popen([binary, "localhost:%d" % server.port, "sessions", str(n), "tls"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    verified), ours and the floor's, against a C sink (OpenSSL) that never
+    resumes and one that sends TLS 1.3 tickets: client and server CPU per
+    run, for resumed/full."""
+    res = {(who, kind): [] for who in ("floor", "ours") for kind in ("full", "resumed")}
+    pki = os.path.join(OUT, "pki")
+    for _ in range(runs):
+        for who in ("floor", "ours"):
+            for kind in ("full", "resumed"):
+                tls = [os.path.join(pki, "server.pem"), os.path.join(pki, "server.key")]
+                sink, port = start_csink(subprocess.PIPE, tls + (["tickets"] if kind == "resumed" else []))
+                if who == "ours":
+                    env = dict(os.environ, LD_LIBRARY_PATH=lib, XDG_CONFIG_DIR=os.path.join(pki, "xdg"))
+                    args = [binary, "localhost:%d" % port, "sessions", str(n), "tls"]
+                else:
+                    env = None
+                    args = [floor, str(port), "tls", str(n), os.path.join(pki, "ca.pem")] + \
+                        (["resume"] if kind == "resumed" else [])
+                proc = timed_popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 status, user, sys_, rss = timed_wait(proc)
                 out = proc.stdout.read().decode()
+                sink.send_signal(signal.SIGTERM)
+                report = sink.communicate(timeout=10)[0].decode()
                 if status != 0:
-                    raise SystemExit("tlsconn run failed: " + proc.stderr.read().decode(errors="replace"))
-                time.sleep(0.2)  # the server's last session ends
+                    raise SystemExit("tlsconn run failed (%s): %s" % (who, proc.stderr.read().decode(errors="replace")))
+                m = re.search(r"accepted (\d+) user ([\d.]+) sys ([\d.]+) resumed (\d+)", report)
+                if int(m.group(1)) != n:
+                    raise SystemExit("tlsconn: the sink accepted %s of %d messages" % (m.group(1), n))
                 reused = int(re.search(r"(\d+) TLS sessions resumed", out).group(1))
-                res[kind].append({"cpu": user + sys_, "server": server.cpu() - before, "reused": reused})
-    finally:
-        for s in servers.values():
-            s.stop()
+                if reused != int(m.group(4)):
+                    raise SystemExit("tlsconn: the client saw %d resumptions, the sink %s" % (reused, m.group(4)))
+                res[who, kind].append({"cpu": user + sys_, "server": float(m.group(2)) + float(m.group(3)),
+                                       "reused": reused})
     return res
 
 
-def start_csink(stdout):
+def start_csink(stdout, args=()):
     """bench/sink.c on a free loopback port: the process and its port."""
     portfile = tempfile.mktemp(dir=OUT)
-    sink = subprocess.Popen([os.path.join(OUT, "csink"), portfile], stdout=stdout)
+    sink = subprocess.Popen([os.path.join(OUT, "csink"), portfile] + list(args), stdout=stdout)
     for _ in range(200):
         if os.path.exists(portfile) and open(portfile).read():
             break
@@ -271,6 +283,8 @@ SCENARIOS = [
 ]
 
 TLSCONN_SESSIONS = 300
+# Enough for the floor to run about half a second (scenario g).
+BULK_MESSAGES = 25000
 
 
 def main():
@@ -319,7 +333,7 @@ def main():
         print("\n".join(lines[first:]), flush=True)
     if not args.only or "g" in args.only:
         for label, mode, n in (("1,000 sessions of one message", "sessions", 1000),
-                               ("one session, 2,000 messages", "one-session", 2000)):
+                               ("one session, 25,000 messages", "one-session", BULK_MESSAGES)):
             runs = [against_floor(binary, libs, floor, mode, n) for _ in range(args.runs)]
             lines += ["", "| g: %s, C sink | floor (median) | libESMTP 1.1.0 (median) | ours (median) "
                       "| ours/floor | ours/libESMTP |" % label, "|---|---|---|---|---|---|"]
@@ -331,30 +345,39 @@ def main():
                              % (name, med["floor"], med["theirs"], med["ours"], of, ot))
             print("\n".join(lines[-4:]), flush=True)
         if not args.no_callgrind:
+            # Per message: the difference between 1,200 and 200 messages,
+            # so that start-up (the dynamic loader, contexts) drops out.
             server = Server("sink", smtp_sink)
             try:
-                o = callgrind(binary, libs["ours"], server, "one-session", 200)
+                o = [callgrind(binary, libs["ours"], server, "one-session", m) for m in (200, 1200)]
             finally:
                 server.stop()
-            f = callgrind_floor(floor, 200)
-            lines.append("| g: one session, 200 messages: instructions (callgrind) | %d | | %d | %.2f | |"
-                         % (f, o, o / f))
+            f = [callgrind_floor(floor, m) for m in (200, 1200)]
+            po, pf = (o[1] - o[0]) / 1000, (f[1] - f[0]) / 1000
+            lines.append("| g: one session: instructions per message (callgrind, user space) | %d | | %d | %.2f | |"
+                         % (pf, po, po / pf))
             print(lines[-1], flush=True)
     if not args.only or "f" in args.only:
         # libESMTP 1.1.0 cannot run a second STARTTLS session in a process:
         # ours against itself, full handshakes against resumed ones.
         n = TLSCONN_SESSIONS
-        r = tlsconn(binary, libs["ours"], n, args.runs)
-        lines += ["", "| f: tlsconn, %d STARTTLS sessions of one message (ours) | full handshakes (median) "
+        r = tlsconn(binary, libs["ours"], floor, n, args.runs)
+        lines += ["", "| f: tlsconn, %d STARTTLS sessions of one message | full handshakes (median) "
                   "| resumed (median) | resumed/full (median of pairs) |" % n, "|---|---|---|---|"]
-        for metric, label in (("cpu", "client cpu (s)"), ("server", "server cpu (s)")):
-            full = statistics.median(x[metric] for x in r["full"])
-            res = statistics.median(x[metric] for x in r["resumed"])
-            pairs = [b[metric] / a[metric] for a, b in zip(r["full"], r["resumed"]) if a[metric]]
-            lines.append("| %s | %.3f | %.3f | %.3f |" % (label, full, res, statistics.median(pairs)))
-        lines.append("| sessions resumed | %d | %d | |" % (statistics.median(x["reused"] for x in r["full"]),
-                                                           statistics.median(x["reused"] for x in r["resumed"])))
-        print("\n".join(lines[-5:]), flush=True)
+        for who in ("floor", "ours"):
+            for metric, label in (("cpu", "client cpu (s)"), ("server", "server cpu (s)")):
+                full = statistics.median(x[metric] for x in r[who, "full"])
+                res = statistics.median(x[metric] for x in r[who, "resumed"])
+                pairs = [b[metric] / a[metric] for a, b in zip(r[who, "full"], r[who, "resumed"]) if a[metric]]
+                lines.append("| %s: %s | %.3f | %.3f | %.3f |" % (who, label, full, res, statistics.median(pairs)))
+            lines.append("| %s: sessions resumed | %d | %d | |"
+                         % (who, statistics.median(x["reused"] for x in r[who, "full"]),
+                            statistics.median(x["reused"] for x in r[who, "resumed"])))
+        for metric, label in (("cpu", "client cpu"), ("server", "server cpu")):
+            for kind in ("full", "resumed"):
+                pairs = [b[metric] / a[metric] for a, b in zip(r["floor", kind], r["ours", kind]) if a[metric]]
+                lines.append("| ours/floor, %s, %s | | | %.3f |" % (label, kind, statistics.median(pairs)))
+        print("\n".join(lines[-11:]), flush=True)
     if args.rss_probes:
         # Each scenario above gives one peak per run, and where the loader
         # puts libc, libssl and our text (ASLR) moves a process's peak by

@@ -3,10 +3,14 @@
  * cost drowning it: bench/sink.py's behaviour (PIPELINING, 8BITMIME, SIZE,
  * everything accepted, TCP_QUICKACK), one connection at a time.
  *
- *   sink PORTFILE
+ *   sink PORTFILE [CERT KEY [tickets]]
  *
- * Listens on 127.0.0.1 (port written to PORTFILE). On SIGTERM it prints
- * "accepted N user U sys S" (its own CPU seconds) and exits.
+ * Listens on 127.0.0.1 (port written to PORTFILE). With CERT and KEY it
+ * offers STARTTLS, as a server that never resumes a TLS session (no
+ * tickets, no session cache), or with "tickets" as one that sends two TLS
+ * 1.3 tickets per handshake and keeps a session cache (TLS 1.2), as
+ * OpenSSL servers do by default. On SIGTERM it prints "accepted N user U
+ * sys S resumed R" (its own CPU seconds) and exits.
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,9 +21,26 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/ssl.h>
 
 static volatile sig_atomic_t stop;
-static long accepted;
+static long accepted, resumed;
+static SSL_CTX *tls_ctx;
+static SSL *tls; /* the connection's, after STARTTLS */
+
+static ssize_t io_recv (int fd, char *buf, size_t n)
+{
+  if (tls != NULL)
+    return SSL_read (tls, buf, (int) n);
+  return recv (fd, buf, n, 0);
+}
+
+static ssize_t io_send (int fd, const char *buf, size_t n)
+{
+  if (tls != NULL)
+    return SSL_write (tls, buf, (int) n);
+  return send (fd, buf, n, MSG_NOSIGNAL);
+}
 
 static void on_term (int sig)
 {
@@ -30,7 +51,18 @@ static void on_term (int sig)
 static int put (int fd, const char *s)
 {
   size_t n = strlen (s);
-  return send (fd, s, n, MSG_NOSIGNAL) == (ssize_t) n ? 0 : -1;
+  return io_send (fd, s, n) == (ssize_t) n ? 0 : -1;
+}
+
+/* After "220" to STARTTLS: the handshake, then the session goes on over
+ * TLS. */
+static int start_tls (int fd)
+{
+  tls = SSL_new (tls_ctx);
+  if (tls == NULL || !SSL_set_fd (tls, fd) || SSL_accept (tls) != 1)
+    return -1;
+  resumed += SSL_session_reused (tls);
+  return 0;
 }
 
 /* One session: replies to each line as it is complete, gathered into one
@@ -46,7 +78,7 @@ static void session (int fd)
     return;
   for (;;)
     {
-      ssize_t r = recv (fd, in + have, sizeof in - have, 0);
+      ssize_t r = io_recv (fd, in + have, sizeof in - have);
       char *p, *nl;
       if (r <= 0)
         return;
@@ -69,7 +101,21 @@ static void session (int fd)
                 }
             }
           else if (strncasecmp (p, "EHLO", 4) == 0)
-            reply = "250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n";
+            reply = tls_ctx != NULL && tls == NULL
+              ? "250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 SIZE 100000000\r\n"
+              : "250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n";
+          else if (strncasecmp (p, "STARTTLS", 8) == 0 && tls_ctx != NULL && tls == NULL)
+            {
+              /* Nothing may follow STARTTLS in clear: the rest is dropped. */
+              if (olen > 0 && io_send (fd, out, olen) != (ssize_t) olen)
+                return;
+              olen = 0;
+              if (put (fd, "220 go ahead\r\n") < 0 || start_tls (fd) < 0)
+                return;
+              have = 0;
+              p = in;
+              break;
+            }
           else if (strncasecmp (p, "DATA", 4) == 0)
             {
               data = 1;
@@ -79,7 +125,7 @@ static void session (int fd)
             {
               if (olen + 9 < sizeof out)
                 memcpy (out + olen, "221 bye\r\n", 9), olen += 9;
-              send (fd, out, olen, MSG_NOSIGNAL);
+              io_send (fd, out, olen);
               return;
             }
           else
@@ -89,7 +135,7 @@ static void session (int fd)
               size_t rl = strlen (reply);
               if (olen + rl > sizeof out)
                 {
-                  send (fd, out, olen, MSG_NOSIGNAL);
+                  io_send (fd, out, olen);
                   olen = 0;
                 }
               memcpy (out + olen, reply, rl);
@@ -97,11 +143,13 @@ static void session (int fd)
             }
           p = nl + 1;
         }
+      if (p == in && have == 0)
+        continue; /* just went over to TLS */
       have -= (size_t) (p - in);
       memmove (in, p, have);
       if (have == sizeof in)
         have = 0; /* an overlong line: dropped */
-      if (olen > 0 && send (fd, out, olen, MSG_NOSIGNAL) != (ssize_t) olen)
+      if (olen > 0 && io_send (fd, out, olen) != (ssize_t) olen)
         return;
     }
 }
@@ -114,8 +162,23 @@ int main (int argc, char **argv)
   struct rusage ru;
   FILE *f;
   int l, one = 1;
-  if (argc != 2)
+  if (argc != 2 && argc != 4 && argc != 5)
     return 2;
+  if (argc >= 4)
+    {
+      tls_ctx = SSL_CTX_new (TLS_server_method ());
+      if (tls_ctx == NULL || SSL_CTX_use_certificate_chain_file (tls_ctx, argv[2]) != 1
+          || SSL_CTX_use_PrivateKey_file (tls_ctx, argv[3], SSL_FILETYPE_PEM) != 1)
+        return 1;
+      if (argc == 5 && strcmp (argv[4], "tickets") == 0)
+        SSL_CTX_set_num_tickets (tls_ctx, 2);
+      else
+        {
+          SSL_CTX_set_num_tickets (tls_ctx, 0);
+          SSL_CTX_set_options (tls_ctx, SSL_OP_NO_TICKET);
+          SSL_CTX_set_session_cache_mode (tls_ctx, SSL_SESS_CACHE_OFF);
+        }
+    }
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_term; /* no SA_RESTART: accept returns EINTR */
   sigaction (SIGTERM, &sa, NULL);
@@ -135,10 +198,16 @@ int main (int argc, char **argv)
       if (fd < 0)
         continue;
       session (fd);
+      if (tls != NULL)
+        {
+          SSL_shutdown (tls);
+          SSL_free (tls);
+          tls = NULL;
+        }
       close (fd);
     }
   getrusage (RUSAGE_SELF, &ru);
-  printf ("accepted %ld user %ld.%06ld sys %ld.%06ld\n", accepted, (long) ru.ru_utime.tv_sec,
-          (long) ru.ru_utime.tv_usec, (long) ru.ru_stime.tv_sec, (long) ru.ru_stime.tv_usec);
+  printf ("accepted %ld user %ld.%06ld sys %ld.%06ld resumed %ld\n", accepted, (long) ru.ru_utime.tv_sec,
+          (long) ru.ru_utime.tv_usec, (long) ru.ru_stime.tv_sec, (long) ru.ru_stime.tv_usec, resumed);
   return 0;
 }

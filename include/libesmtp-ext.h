@@ -34,6 +34,13 @@ extern "C" {
 #define SMTP_ERR_TLS_POLICY 100
 
 /*
+ * `smtp_errno()` when the domain of `smtp_set_mx_domain` accepts no mail
+ * (a null MX, RFC 7505): no connection was made, and every recipient's
+ * status is `556 5.1.10`.
+ */
+#define SMTP_ERR_NULL_MX 101
+
+/*
  * `enum smtp_tls_policy` for `smtp_tls_set_policy`.
  */
 enum smtp_tls_policy {
@@ -121,6 +128,31 @@ int smtp_tls_set_resumption(smtp_session_t session, int on);
  * `session` must be null or a live session; `domain` null or a C string.
  */
 int smtp_tls_set_policy(smtp_session_t session, int policy, const char *domain);
+
+/*
+ * Delivers the session's mail to a domain's mail exchangers instead of
+ * the server of `smtp_set_server`: `domain[:port]`, the port (default 25)
+ * being every MX host's. The MX hosts are looked up through the policy
+ * resolver (`smtp_tls_set_resolver`; by default the nameservers of
+ * /etc/resolv.conf) and tried by preference, equal preferences in random
+ * order, each host's addresses (IPv6, then IPv4) in turn: the next after a
+ * connection failure, a 4xx greeting, or a TLS or policy failure. A 5xx
+ * greeting ends the delivery, with that reply in every recipient's status;
+ * a server that completes the protocol ends it with its own statuses.
+ * Without MX records the domain's own addresses are used; a null MX
+ * (RFC 7505) gives every recipient `556 5.1.10` and `SMTP_ERR_NULL_MX`
+ * without connecting. Under a DANE policy, TLSA records count only for
+ * hosts named by a DNSSEC-validated MX RRset, with validated addresses
+ * (RFC 7672 §2.2); MTA-STS's `mx` patterns are matched against each host.
+ * The TLS policy's domain defaults to this one, and the certificate must
+ * name the MX host. NULL returns to `smtp_set_server`'s server. Returns 1,
+ * or 0 with `SMTP_ERR_INVAL` for a NULL session, a domain that is not a
+ * domain name, or during `smtp_start_session`.
+ *
+ * Requirements:
+ * `session` must be null or a live session; `domain` null or a C string.
+ */
+int smtp_set_mx_domain(smtp_session_t session, const char *domain);
 
 /*
  * The resolvers the policies ask, as a comma- or space-separated list of

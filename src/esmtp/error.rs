@@ -9,6 +9,8 @@ use std::cell::Cell;
 pub const ERR_NOTHING_TO_DO: i32 = 2;
 /// Our extension: a TLS policy (DANE, MTA-STS) forbade delivery.
 pub const ERR_TLS_POLICY: i32 = 100;
+/// Our extension: the MX domain accepts no mail (null MX, RFC 7505).
+pub const ERR_NULL_MX: i32 = 101;
 pub const ERR_DROPPED_CONNECTION: i32 = 3;
 pub const ERR_INVALID_RESPONSE_SYNTAX: i32 = 4;
 pub const ERR_STATUS_MISMATCH: i32 = 5;
@@ -122,6 +124,7 @@ pub fn message(code: i32) -> Option<Vec<u8>> {
         ERR_UNTERMINATED_RESPONSE => "Unterminated server response",
         ERR_CLIENT_ERROR => "Client error",
         ERR_TLS_POLICY => "TLS policy not satisfied",
+        ERR_NULL_MX => "The domain accepts no mail (null MX)",
         _ => return None,
     };
     Some(text.as_bytes().to_vec())

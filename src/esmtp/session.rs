@@ -84,6 +84,9 @@ pub struct Session {
     pub etrn_nodes: FrozenList<EtrnNode>,
     pub messages: FrozenList<Message>,
     pub server: RefCell<Option<ServerAddr>>,
+    /// Deliver to this domain's MX hosts instead of `server` (our
+    /// extension, `smtp_set_mx_domain`); the port applies to every host.
+    pub mx_domain: RefCell<Option<ServerAddr>>,
     pub canon: RefCell<Option<CString>>,
     pub hostname: RefCell<Option<CString>>,
     pub events: RefCell<Option<Rc<dyn EventSink>>>,
@@ -121,6 +124,7 @@ impl Default for Session {
             etrn_nodes: FrozenList::default(),
             messages: FrozenList::default(),
             server: RefCell::new(None),
+            mx_domain: RefCell::new(None),
             canon: RefCell::new(None),
             hostname: RefCell::new(None),
             events: RefCell::new(None),

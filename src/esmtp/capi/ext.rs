@@ -87,6 +87,10 @@ pub const SMTP_EV_TLS_CERT: c_int = 9000;
 pub const SMTP_EV_TLSRPT: c_int = 9001;
 /// `smtp_errno()` when a TLS policy forbade delivery: no mail was sent.
 pub const SMTP_ERR_TLS_POLICY: c_int = 100;
+/// `smtp_errno()` when the domain of [`smtp_set_mx_domain`] accepts no mail
+/// (a null MX, RFC 7505): no connection was made, and every recipient's
+/// status is `556 5.1.10`.
+pub const SMTP_ERR_NULL_MX: c_int = 101;
 
 /// Called with each TLSRPT result as JSON (the same text as
 /// `SMTP_EV_TLSRPT`), valid during the call.
@@ -117,11 +121,74 @@ pub unsafe extern "C" fn smtp_tls_set_policy(
             Some(d) => Some(need!(d.to_str().ok().filter(|d| valid_domain(d)), 0).to_owned()),
             None => None,
         };
-        check_args!(domain.is_some() || !matches!(kind, Kind::MtaSts | Kind::DaneThenMtaSts), 0);
+        let mx = s.mx_domain.borrow().is_some();
+        check_args!(domain.is_some() || mx || !matches!(kind, Kind::MtaSts | Kind::DaneThenMtaSts), 0);
         update_policy(s, |cfg| {
             cfg.kind = kind;
             cfg.domain = domain;
         })
+    })
+}
+
+/// Delivers the session's mail to a domain's mail exchangers instead of
+/// the server of `smtp_set_server`: `domain[:port]`, the port (default 25)
+/// being every MX host's. The MX hosts are looked up through the policy
+/// resolver (`smtp_tls_set_resolver`; by default the nameservers of
+/// /etc/resolv.conf) and tried by preference, equal preferences in random
+/// order, each host's addresses (IPv6, then IPv4) in turn: the next after a
+/// connection failure, a 4xx greeting, or a TLS or policy failure. A 5xx
+/// greeting ends the delivery, with that reply in every recipient's status;
+/// a server that completes the protocol ends it with its own statuses.
+/// Without MX records the domain's own addresses are used; a null MX
+/// (RFC 7505) gives every recipient `556 5.1.10` and `SMTP_ERR_NULL_MX`
+/// without connecting. Under a DANE policy, TLSA records count only for
+/// hosts named by a DNSSEC-validated MX RRset, with validated addresses
+/// (RFC 7672 §2.2); MTA-STS's `mx` patterns are matched against each host.
+/// The TLS policy's domain defaults to this one, and the certificate must
+/// name the MX host. NULL returns to `smtp_set_server`'s server. Returns 1,
+/// or 0 with `SMTP_ERR_INVAL` for a NULL session, a domain that is not a
+/// domain name, or during `smtp_start_session`.
+///
+/// # Safety
+/// `session` must be null or a live session; `domain` null or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn smtp_set_mx_domain(session: smtp_session_t, domain: *const c_char) -> c_int {
+    guarded!(0, {
+        // SAFETY: per the function's contract.
+        let s = need!(unsafe { handle(session) }, 0);
+        check_args!(!session_running(s), 0);
+        // SAFETY: per the function's contract.
+        let Some(d) = (unsafe { cstr(domain) }) else {
+            *s.mx_domain.borrow_mut() = None;
+            return 1;
+        };
+        let target = need!(d.to_str().ok().and_then(mx_target), 0);
+        *s.canon.borrow_mut() = None;
+        *s.mx_domain.borrow_mut() = Some(target);
+        1
+    })
+}
+
+/// `domain[:port]` for [`smtp_set_mx_domain`]: a domain name (an address
+/// has no MX records), and a port or service name.
+fn mx_target(d: &str) -> Option<crate::esmtp::session::ServerAddr> {
+    let (host, port) = match d.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') => (h, p),
+        Some(_) => return None,
+        None => (d, "25"),
+    };
+    let numeric = host
+        .strip_suffix('.')
+        .unwrap_or(host)
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|c| c.is_ascii_digit()));
+    if !valid_domain(host) || numeric {
+        return None;
+    }
+    Some(crate::esmtp::session::ServerAddr {
+        host: std::ffi::CString::new(host).ok()?,
+        port: std::ffi::CString::new(port).ok()?,
     })
 }
 

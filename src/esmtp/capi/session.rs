@@ -163,7 +163,7 @@ pub unsafe extern "C" fn smtp_start_session(session: smtp_session_t) -> c_int {
     guarded!(0, {
         // SAFETY: per the function's contract.
         let s = need!(unsafe { handle(session) }, 0);
-        check_args!(s.server.borrow().is_some(), 0);
+        check_args!(s.server.borrow().is_some() || s.mx_domain.borrow().is_some(), 0);
         // Every message needs its content callback; a session cannot run
         // from inside its own callbacks.
         check_args!(s.messages.iter().all(|m| m.source.try_borrow().is_ok_and(|src| src.is_some())), 0);

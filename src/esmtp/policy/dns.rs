@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub const A: u16 = 1;
 pub const CNAME: u16 = 5;
+pub const MX: u16 = 15;
 pub const TXT: u16 = 16;
 pub const AAAA: u16 = 28;
 pub const TLSA: u16 = 52;
@@ -265,6 +266,15 @@ pub fn parse_response(msg: &[u8]) -> Result<Response, DnsError> {
                 return Err(DnsError::Malformed);
             }
             target
+        } else if rtype == MX {
+            // Preference, then the exchange, decompressed: the rdata
+            // must stand alone once the message is gone.
+            let pref = rdata.get(..2).ok_or(DnsError::Malformed)?;
+            let (exchange, end) = read_name(msg, start + 2)?;
+            if end != start + rdlen {
+                return Err(DnsError::Malformed);
+            }
+            [pref, &exchange].concat()
         } else {
             rdata.to_vec()
         };
@@ -561,6 +571,14 @@ pub fn parse_server(s: &str) -> Option<SocketAddr> {
 }
 
 /// TXT rdata as its character-strings joined (RFC 7208 §3.3 style).
+/// An MX record's preference and exchange, as [`parse_response`] left
+/// its rdata: the exchange in presentation form (lowercase, escaped), the
+/// empty string for the root (a null MX, RFC 7505).
+pub fn mx_rdata(rdata: &[u8]) -> Option<(u16, String)> {
+    let pref = u16::from_be_bytes([*rdata.first()?, *rdata.get(1)?]);
+    Some((pref, presentation(&rdata[2..])))
+}
+
 pub fn txt_string(rdata: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -601,6 +619,22 @@ mod tests {
         assert_eq!(encode_query(1, "a..b", A), Err(DnsError::BadName));
         assert_eq!(encode_query(1, &"x".repeat(64), A), Err(DnsError::BadName));
         assert_eq!(encode_query(1, "", A), Err(DnsError::BadName));
+    }
+
+    #[test]
+    fn mx_exchanges_are_decompressed() {
+        let q = encode_query(9, "example", MX).unwrap();
+        // "mx1" + a pointer to the question's "example" (offset 12); the
+        // root (null MX); a pointer that runs past its rdata.
+        let answers: &[(&[u8], u16, &[u8])] =
+            &[(&[0xC0, 12], MX, &[0, 10, 3, b'M', b'X', b'1', 0xC0, 12]), (&[0xC0, 12], MX, &[0, 0, 0])];
+        let r = parse_response(&response(&q, 0x8180, answers)).unwrap();
+        let a = answer_of(r, "example").unwrap();
+        let got: Vec<_> = a.rdata.iter().map(|d| mx_rdata(d).unwrap()).collect();
+        assert_eq!(got, vec![(10, "mx1.example".to_owned()), (0, String::new())]);
+        let bad: &[(&[u8], u16, &[u8])] = &[(&[0xC0, 12], MX, &[0, 10, 3, b'm', b'x'])];
+        assert_eq!(parse_response(&response(&q, 0x8180, bad)).err(), Some(DnsError::Malformed));
+        assert_eq!(mx_rdata(&[0]), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod dane;
 pub mod dns;
 pub mod https;
 pub mod json;
+pub mod mx;
 pub mod sts;
 pub mod tlsrpt;
 
@@ -208,18 +209,18 @@ pub const UNTRUSTED_RESOLVER: &str = "untrusted-resolver";
 
 /// Addresses of `host` through the policy resolver; `secure` when every
 /// answer was validated. A failed lookup is `Err(reason, gai code)`.
-struct HostAddrs {
-    addrs: Vec<SocketAddr>,
+pub(crate) struct HostAddrs {
+    pub addrs: Vec<SocketAddr>,
     /// Every answer that gave addresses was validated.
-    secure: bool,
+    pub secure: bool,
     /// The name the addresses belong to, after CNAMEs.
-    canonical: String,
+    pub canonical: String,
 }
 
 /// A and AAAA of `host`. One family failing while the other answers
 /// leaves the addresses of the other (a broken AAAA must not stop mail
 /// to a good A); the lookup fails only when neither gives an address.
-fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (String, i32)> {
+pub(crate) fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (String, i32)> {
     let mut addrs = Vec::new();
     let mut secure = true;
     let mut nx = true;
@@ -259,11 +260,14 @@ fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (S
 }
 
 /// Plans a session to `host:port` under `cfg`. `ctx` gives the TLS context
-/// whose trust store checks the MTA-STS policy server.
+/// whose trust store checks the MTA-STS policy server. `name_secure`: the
+/// host's name comes from a trusted source, the application or a
+/// DNSSEC-validated MX RRset; DANE applies only then (RFC 7672 §2.2).
 pub fn prepare(
     cfg: &Config,
     host: &str,
     port: u16,
+    name_secure: bool,
     ctx: &dyn Fn() -> Option<SslContext>,
     emit: &mut dyn FnMut(TlsResult),
 ) -> Result<Prepared, Stop> {
@@ -305,7 +309,8 @@ pub fn prepare(
     if host_addrs.canonical != mx_host {
         bases.insert(0, host_addrs.canonical.clone());
     }
-    let bases = if cfg.kind.dane() && literal.is_none() && host_addrs.secure { bases } else { Vec::new() };
+    let dane = cfg.kind.dane() && literal.is_none() && name_secure && host_addrs.secure;
+    let bases = if dane { bases } else { Vec::new() };
     for base in bases {
         let qname = format!("_{port}._tcp.{base}");
         match resolver.query(&qname, dns::TLSA) {
@@ -510,7 +515,7 @@ mod tests {
     #[test]
     fn opportunistic_needs_no_dns() {
         let cfg = Config { kind: Kind::Opportunistic, resolvers: Some(Vec::new()), ..Config::default() };
-        let p = prepare(&cfg, "mx.example", 25, &|| None, &mut |_| panic!("no report")).ok().unwrap();
+        let p = prepare(&cfg, "mx.example", 25, true, &|| None, &mut |_| panic!("no report")).ok().unwrap();
         assert!(p.addrs.is_none());
         assert_eq!(p.plan.mode, Mode::Opportunistic);
     }
@@ -525,7 +530,7 @@ mod tests {
             ..Config::default()
         };
         let mut reports = Vec::new();
-        let r = prepare(&cfg, "mx.example", 25, &|| None, &mut |r| reports.push(r));
+        let r = prepare(&cfg, "mx.example", 25, true, &|| None, &mut |r| reports.push(r));
         assert!(matches!(r, Err(Stop::Lookup(_))));
         assert_eq!(reports.len(), 1);
         assert_eq!(reports[0].failure.as_ref().unwrap().0, result::DNSSEC_INVALID);

@@ -22,6 +22,18 @@ pub struct RunOptions<'a> {
     pub auth: Option<&'a dyn Authenticator>,
 }
 
+/// How one connection ended, for the caller's choice of the next.
+#[derive(Debug)]
+pub(super) enum Attempt {
+    /// The server completed the protocol: statuses tell how it went.
+    Completed,
+    /// Try the next address (or MX host).
+    Next,
+    /// A 5xx greeting: the server refused the session. libESMTP went on
+    /// to the next address; delivery to a domain stops.
+    Refused(Reply),
+}
+
 pub(super) struct Engine<'a> {
     pub(super) sess: &'a Session,
     pub(super) sink: Option<&'a dyn EventSink>,
@@ -31,6 +43,9 @@ pub(super) struct Engine<'a> {
     pub(super) localhost: &'a [u8],
     /// The server sent us away: try the next address.
     pub(super) fallback: bool,
+    /// The server refused the session with a 5xx greeting: delivery to a
+    /// domain stops there rather than try its other MX hosts.
+    pub(super) refused: Option<Reply>,
     pub(super) opts: &'a RunOptions<'a>,
     /// A message whose end-of-data reply has not been read yet: with
     /// PIPELINING it travels with the next command group.
@@ -193,7 +208,7 @@ impl<'a> Engine<'a> {
 
     /// Runs the conversation on this connection and closes it; returns
     /// whether the next address should be tried.
-    pub(super) fn converse(mut self) -> bool {
+    pub(super) fn converse(mut self) -> Attempt {
         let stop = match self.greeting_and_ehlo() {
             Ok(()) => match self.etrn_then_mail() {
                 Ok(()) => Stop::Quit,
@@ -213,7 +228,11 @@ impl<'a> Engine<'a> {
         if stop != Stop::Drop {
             self.quit();
         }
-        self.fallback
+        match (self.refused, self.fallback) {
+            (Some(r), _) => Attempt::Refused(r),
+            (None, true) => Attempt::Next,
+            (None, false) => Attempt::Completed,
+        }
     }
 
     pub(super) fn quit(&mut self) {

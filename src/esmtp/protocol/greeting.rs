@@ -58,6 +58,9 @@ impl<'a> Engine<'a> {
         })?;
         if greeting.code != 220 {
             self.fallback = true;
+            if greeting.class() == 5 {
+                self.refused = Some(greeting.clone());
+            }
             return Err(if matches!(greeting.class(), 4 | 5) { Stop::Quit } else { Stop::Drop });
         }
         self.no_surplus()?;

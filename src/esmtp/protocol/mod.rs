@@ -16,6 +16,7 @@ mod auth;
 mod engine;
 mod etrn;
 mod greeting;
+mod mx;
 mod starttls;
 mod stop;
 #[cfg(test)]
@@ -32,8 +33,8 @@ use super::events::{report, Event};
 use super::extensions::Extensions;
 use super::policy::{Kind, Plan};
 use super::session::{Session, TimeoutKind};
-use engine::Engine;
 pub use engine::RunOptions;
+use engine::{Attempt, Engine};
 use starttls::tls_context;
 
 /// The local host name for EHLO/HELO and Message-Id.
@@ -64,6 +65,10 @@ pub fn run(sess: &Session, opts: &RunOptions) -> i32 {
     if sess.next_pending_message(None).is_none() && sess.etrn_nodes.is_empty() {
         set_error(error::ERR_NOTHING_TO_DO);
         return 0;
+    }
+    let mx_domain = sess.mx_domain.borrow().clone();
+    if let Some(target) = mx_domain {
+        return mx::run(sess, opts, &target, &localhost);
     }
     let Some(server) = sess.server.borrow().clone() else {
         set_error(error::ERR_INVAL);
@@ -110,40 +115,55 @@ fn run_on(
     localhost: &[u8],
     plan: Option<&Plan>,
 ) -> i32 {
-    let sink = sess.event_sink();
-    let sink = sink.as_deref();
     for addr in addrs {
-        let mut conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
-            Ok(c) => c,
-            Err(e) => {
-                error::set_errno(e.raw_os_error().unwrap_or(libc::EIO));
-                continue;
-            }
-        };
-        let monitor = sess.monitor();
-        conn.set_monitor(monitor.clone());
-        report(sink, Event::Connect, 0);
-        let engine = Engine {
-            sess,
-            sink,
-            monitor,
-            conn,
-            ext: Extensions::default(),
-            localhost,
-            fallback: false,
-            opts,
-            pending_final: None,
-            empty: None,
-            in_flight: None,
-            unconfirmed: Vec::new(),
-            authenticated: false,
-            plan,
-        };
-        let fallback = engine.converse();
-        report(sink, Event::Disconnect, 0);
-        if !fallback {
+        // libESMTP goes on after a 5xx greeting too.
+        if let Some(Attempt::Completed) = attempt(sess, opts, addr, localhost, plan) {
             return 1;
         }
     }
     0
+}
+
+/// One connection and its conversation; `None` when it could not be made
+/// (the error code set).
+fn attempt(
+    sess: &Session,
+    opts: &RunOptions,
+    addr: &SockAddr,
+    localhost: &[u8],
+    plan: Option<&Plan>,
+) -> Option<Attempt> {
+    let sink = sess.event_sink();
+    let sink = sink.as_deref();
+    let conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
+        Ok(c) => c,
+        Err(e) => {
+            error::set_errno(e.raw_os_error().unwrap_or(libc::EIO));
+            return None;
+        }
+    };
+    let monitor = sess.monitor();
+    let mut conn = conn;
+    conn.set_monitor(monitor.clone());
+    report(sink, Event::Connect, 0);
+    let engine = Engine {
+        sess,
+        sink,
+        monitor,
+        conn,
+        ext: Extensions::default(),
+        localhost,
+        fallback: false,
+        refused: None,
+        opts,
+        pending_final: None,
+        empty: None,
+        in_flight: None,
+        unconfirmed: Vec::new(),
+        authenticated: false,
+        plan,
+    };
+    let outcome = engine.converse();
+    report(sink, Event::Disconnect, 0);
+    Some(outcome)
 }

@@ -10,7 +10,7 @@ use crate::esmtp::conn::service_port;
 use crate::esmtp::error::{self, set_error};
 use crate::esmtp::events::{report, Event, EventSink};
 use crate::esmtp::policy::tlsrpt::{result, Failure, TlsResult};
-use crate::esmtp::policy::{arm, judge, prepare, Armed, Kind, Mode, Plan, Stop};
+use crate::esmtp::policy::{arm, judge, prepare, Armed, Config, Kind, Mode, Plan, Stop};
 use crate::esmtp::session::{ServerAddr, Session, StartTls};
 use crate::esmtp::tls::handshake::Hooks;
 
@@ -29,15 +29,29 @@ pub fn plan_session(
     ctx: &dyn Fn() -> Option<SslContext>,
 ) -> Option<Planned> {
     let cfg = sess.tls_policy.borrow().clone();
-    let sink = sess.event_sink();
     let host = server.host.to_string_lossy();
     let Some(port) = service_port(&server.port) else {
         // As getaddrinfo would have failed for libESMTP's own lookup.
         error::set_herror(libc::EAI_SERVICE, 0);
         return None;
     };
+    // The application named the host: it vouches for the name.
+    plan_host(sess, &cfg, &host, port, true, ctx)
+}
+
+/// Plans the connections to one host under `cfg`; `name_secure` as for
+/// [`prepare`]. `None` (the error code set) when it must not connect.
+pub fn plan_host(
+    sess: &Session,
+    cfg: &Config,
+    host: &str,
+    port: u16,
+    name_secure: bool,
+    ctx: &dyn Fn() -> Option<SslContext>,
+) -> Option<Planned> {
+    let sink = sess.event_sink();
     let mut emit = |r: TlsResult| emit_report(sess, sink.as_deref(), &r);
-    match prepare(&cfg, &host, port, ctx, &mut emit) {
+    match prepare(cfg, host, port, name_secure, ctx, &mut emit) {
         Ok(p) => {
             let addrs = p.addrs.map(|a| a.into_iter().map(SockAddr::from).collect());
             // Where DANE or MTA-STS found nothing to enforce, an application

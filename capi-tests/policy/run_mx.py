@@ -43,7 +43,7 @@ VALGRIND = []
 SLOW = [1]
 
 ADDR = {"good1": "127.0.0.21", "good2": "127.0.0.22", "refuse": "127.0.0.23", "blackhole": "127.0.0.24",
-        "busy": "127.0.0.25", "reject": "127.0.0.26", "plain": "127.0.0.27"}
+        "busy": "127.0.0.25", "reject": "127.0.0.26", "plain": "127.0.0.27", "busy6": "::1"}
 MANY = 300
 
 
@@ -75,7 +75,7 @@ class Greeter:
     closes; counts connections."""
 
     def __init__(self, name, port, greeting):
-        self.sock = socket.socket()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in ADDR[name] else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((ADDR[name], port))
         self.sock.listen(64)
@@ -146,7 +146,7 @@ def shared_port():
         port = dnsfixture.free_port(ADDR["good1"])
         try:
             for ip in ADDR.values():
-                with socket.socket() as s:
+                with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as s:
                     s.bind((ip, port))
             return port
         except OSError:
@@ -158,7 +158,7 @@ class Bed:
     def __init__(self, work):
         self.work = work
         mx_names = ["mx%d.order.test" % i for i in range(1, 5)] + [
-            "mx1.reject.test", "mx2.reject.test", "implicit.test", "mxa.equal.test", "mxb.equal.test",
+            "mx1.reject.test", "mx2.reject.test", "implicit.test", "dual.test", "mxa.equal.test", "mxb.equal.test",
             "mx.dane-mx.test", "mx1.dane-bad-mx.test", "mx2.dane-bad-mx.test", "mx.tlsa-wrong.test",
             "mx1.sts-two.test", "mx2.sts-two.test", "alias.cname-mx.test"]
         names = {"mx": mx_names, "wrong": ["other.test"], "web": ["mta-sts.sts-two.test"]}
@@ -173,6 +173,7 @@ class Bed:
             "plain": Smtp("plain", port),
             "busy": Greeter("busy", port, b"421 4.3.2 too busy, try another MX\r\n"),
             "reject": Greeter("reject", port, b"554 5.7.1 no mail accepted here\r\n"),
+            "busy6": Greeter("busy6", port, b"421 4.3.2 busy on IPv6\r\n"),
             "blackhole": BlackHole(port),
         }
         for s in self.servers.values():
@@ -196,6 +197,9 @@ class Bed:
         mx("reject.test", 20, "mx2.reject.test")
         a("mx2.reject.test", ADDR["good1"])
         rec.append("nullmx.test. 300 IN MX 0 .")
+        # An implicit MX with both families: IPv6 first.
+        a("dual.test", ADDR["good1"])
+        rec.append("dual.test. 300 IN AAAA ::1")
         a("implicit.test", ADDR["good1"])
         mx("equal.test", 10, "mxa.equal.test")
         mx("equal.test", 10, "mxb.equal.test")
@@ -329,6 +333,12 @@ def c_null_mx(bed, client):
 def c_implicit_mx(bed, client):
     o, got, _ = send(bed, client, "implicit.test")
     delivered_to(bed, o, got, "good1", "implicit.test")
+
+
+def c_ipv6_then_ipv4(bed, client):
+    o, got, lines = send(bed, client, "dual.test")
+    expect(got.get("busy6") == 1, "the IPv6 address was not tried first: %r" % got)
+    delivered_to(bed, o, got, "good1", "dual.test")
 
 
 def c_no_such_domain(bed, client):

@@ -435,6 +435,27 @@ def c_long_cname_chain(bed, client):
     expect(o["outcome"] == 0 and not got and connects(lines) == 0, "%r %r" % (o, got))
 
 
+def c_example_program(bed, client):
+    # The README's example, built as a user would, on a DANE domain and on
+    # a null MX.
+    exe = os.path.join(bed.work, "esmtp_mx_deliver")
+    src = os.path.join(HERE, "..", "demo", "esmtp_mx_deliver.c")
+    subprocess.run(["cc", "-Wall", "-Wextra", "-Werror", "-I", bed.include, src, "-o", exe, "-L", bed.lib,
+                    "-Wl,-rpath," + os.path.abspath(bed.lib), "-lesmtp"], check=True)
+    before = bed.counts()
+    run = lambda rcpt: subprocess.run(VALGRIND + [exe, rcpt, bed.resolver, str(bed.port), str(bed.sts_port)],
+                                      capture_output=True, text=True, env=bed.env, timeout=CASE_TIMEOUT)
+    p = run("someone@dane-mx.test")
+    out = p.stdout.splitlines()
+    expect(p.returncode == 0 and bed.counts()["good1"] == before["good1"] + 1,
+           "%r %r %r %r" % (p.returncode, bed.counts(), before, p.stderr))
+    expect(out[0].startswith("tls report: ") and json.loads(out[0][12:])["type"] == 1, "%r" % out)
+    expect(out[1] == "delivered by mx.dane-mx.test: message 250, recipient 250", "%r" % out)
+    p = run("someone@nullmx.test")
+    expect(p.returncode == 1 and p.stdout.startswith("not delivered: The domain accepts no mail (null MX); "
+                                                     "recipient 556 "), "%r" % p.stdout)
+
+
 def c_api_arguments(bed, client):
     p = subprocess.run(VALGRIND + [client, "--api-checks"], capture_output=True, text=True, env=bed.env,
                        timeout=CASE_TIMEOUT)
@@ -468,6 +489,7 @@ def main():
                     "-Wl,-rpath," + os.path.abspath(args.lib), "-lesmtp", "-lssl", "-lcrypto"], check=True)
     started = time.monotonic()
     bed = Bed(work)
+    bed.lib, bed.include = args.lib, args.include
     failed = ran = 0
     try:
         for name, case in CASES:

@@ -197,6 +197,9 @@ class Bed:
         mx("reject.test", 20, "mx2.reject.test")
         a("mx2.reject.test", ADDR["good1"])
         rec.append("nullmx.test. 300 IN MX 0 .")
+        # The root among other records is a zone error, not a null MX.
+        rec.append("rootmix.test. 300 IN MX 0 .")
+        mx("rootmix.test", 10, "mx4.order.test")
         # An implicit MX with both families: IPv6 first.
         a("dual.test", ADDR["good1"])
         rec.append("dual.test. 300 IN AAAA ::1")
@@ -328,6 +331,11 @@ def c_null_mx(bed, client):
     expect(o["outcome"] == 0 and o["errno"] == ERR_NULL_MX and not got and connects(lines) == 0, "%r %r" % (o, got))
     expect(o["recipient"] == 556 and o["recipient-enh"] == [5, 1, 10] and o["complete"] == 1, "%r" % o)
     expect(o["message"] == 556 and "null" in o["recipient-text"], "%r" % o)
+
+
+def c_root_among_others(bed, client):
+    o, got, _ = send(bed, client, "rootmix.test")
+    delivered_to(bed, o, got, "good1", "mx4.order.test")
 
 
 def c_implicit_mx(bed, client):

@@ -94,8 +94,14 @@ pub fn message(data: &[u8]) {
 /// A DNS response: the parser bounds every pointer and length.
 pub fn dns(data: &[u8]) {
     if let Ok(r) = dns::parse_response(data) {
-        // Whatever it accepted can be walked.
+        // Whatever it accepted can be walked, and an MX answer gives hosts
+        // within the limit.
         let _ = format!("{r:?}");
+        if let Ok(a) = dns::own_answer(r) {
+            if let Ok(m) = crate::esmtp::policy::mx::select(&a, "example", &mut |n| (0..n).rev().collect()) {
+                assert!(!m.hosts.is_empty() && m.hosts.len() <= crate::esmtp::policy::mx::MAX_HOSTS);
+            }
+        }
     }
 }
 

@@ -334,6 +334,14 @@ fn answer_of(r: Response, name: &str) -> Result<Answer, DnsError> {
     }
 }
 
+/// The answer a parsed response gives to its own question, for the
+/// fuzzers: what a query would have returned.
+#[cfg(feature = "fuzzing")]
+pub fn own_answer(r: Response) -> Result<Answer, DnsError> {
+    let name = presentation(&r.qname);
+    answer_of(r, if name.is_empty() { "." } else { &name })
+}
+
 /// Where and how long to ask.
 #[derive(Debug, Clone)]
 pub struct Resolver {

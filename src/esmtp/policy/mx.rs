@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::dns::{self, DnsError, Resolver};
+use super::dns::{self, Answer, DnsError, Resolver};
 
 /// MX hosts tried for one delivery, in order; the rest of a longer list is
 /// ignored. A domain with hundreds of MX records costs one answer, not
@@ -74,6 +74,16 @@ pub fn lookup(
 ) -> Result<MxHosts, MxError> {
     let domain = dns::normalize(domain);
     let a = r.query(&domain, dns::MX).map_err(MxError::Lookup)?;
+    select(&a, &domain, shuffle)
+}
+
+/// The hosts an MX answer for `domain` names, in the order to try them.
+pub fn select(
+    a: &Answer,
+    domain: &str,
+    shuffle: &mut dyn FnMut(usize) -> Vec<usize>,
+) -> Result<MxHosts, MxError> {
+    let domain = domain.to_owned();
     if a.nxdomain {
         return Err(MxError::NoDomain);
     }
@@ -136,6 +146,46 @@ pub fn random_order(n: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An answer with MX records (preference, exchange in wire form).
+    fn answer(records: &[(u16, &[u8])]) -> Answer {
+        let rdata = records.iter().map(|(p, name)| [&p.to_be_bytes()[..], name].concat()).collect();
+        Answer { secure: true, nxdomain: false, canonical: "d.example".into(), rdata }
+    }
+
+    fn hosts(a: &Answer) -> Result<Vec<String>, MxError> {
+        select(a, "d.example", &mut |n| (0..n).collect()).map(|m| m.hosts)
+    }
+
+    #[test]
+    fn order_nulls_literals_and_limits() {
+        let (a1, a2, b): (&[u8], &[u8], &[u8]) = (b"\x02a1\x00", b"\x02a2\x00", b"\x01b\x00");
+        assert_eq!(hosts(&answer(&[(20, b), (10, a1), (10, a2)])).unwrap(), ["a1", "a2", "b"]);
+        // Equal preferences in the order the shuffle gives.
+        let m = select(&answer(&[(10, a1), (10, a2), (5, b)]), "d", &mut |n| (0..n).rev().collect()).unwrap();
+        assert_eq!(m.hosts, ["b", "a2", "a1"]);
+        assert_eq!(hosts(&answer(&[(0, b"\x00")])), Err(MxError::NullMx));
+        // The root among others, and an IP literal, are left out.
+        let ip: &[u8] = b"\x03127\x010\x010\x011\x00";
+        let m = select(&answer(&[(0, b"\x00"), (5, ip), (10, b)]), "d", &mut |n| (0..n).collect()).unwrap();
+        assert_eq!(
+            (m.hosts, m.skipped),
+            (vec!["b".to_owned()], vec![".".to_owned(), "127.0.0.1".to_owned()])
+        );
+        assert!(matches!(hosts(&answer(&[(5, ip)])), Err(MxError::NoUsableHost(_))));
+        let many: Vec<(u16, Vec<u8>)> =
+            (0..300u16).map(|i| (i, format!("\x04h{i:03}\x00").into_bytes())).collect();
+        let refs: Vec<(u16, &[u8])> = many.iter().map(|(p, n)| (*p, &n[..])).collect();
+        assert_eq!(hosts(&answer(&refs)).unwrap().len(), MAX_HOSTS);
+        // No records: the domain itself; a domain that does not exist.
+        let none = Answer { rdata: Vec::new(), ..answer(&[]) };
+        assert_eq!(select(&none, "d.example", &mut |n| (0..n).collect()).unwrap().implicit, true);
+        assert_eq!(hosts(&Answer { nxdomain: true, ..none }), Err(MxError::NoDomain));
+        assert_eq!(
+            hosts(&Answer { rdata: vec![vec![0]], ..answer(&[]) }),
+            Err(MxError::Lookup(DnsError::Malformed))
+        );
+    }
 
     #[test]
     fn random_order_is_a_permutation() {

@@ -9,6 +9,9 @@ use std::cell::Cell;
 pub const ERR_NOTHING_TO_DO: i32 = 2;
 /// Our extension: a TLS policy (DANE, MTA-STS) forbade delivery.
 pub const ERR_TLS_POLICY: i32 = 100;
+/// Our extension: a domain has no usable `_smtp._tls` record (RFC 8460
+/// §3), so it takes no TLS reports.
+pub const ERR_TLSRPT_NO_RECORD: i32 = 101;
 pub const ERR_DROPPED_CONNECTION: i32 = 3;
 pub const ERR_INVALID_RESPONSE_SYNTAX: i32 = 4;
 pub const ERR_STATUS_MISMATCH: i32 = 5;
@@ -59,6 +62,27 @@ pub fn set_herror(gai: i32, errno: i32) {
         }
         s.set(st);
     });
+}
+
+/// The error state, to put back after internal work whose errors are
+/// reported another way (a report's delivery attempts).
+#[derive(Clone, Copy)]
+pub struct Saved(ErrorState);
+
+pub fn save() -> Saved {
+    Saved(STATE.with(|s| s.get()))
+}
+
+pub fn restore(saved: Saved) {
+    STATE.with(|s| s.set(saved.0));
+}
+
+/// What `smtp_strerror` says of the current error, for a detail text.
+pub fn describe() -> String {
+    match errno() {
+        e if e < 0 => std::io::Error::from_raw_os_error(-e).to_string(),
+        e => message(e).map_or_else(|| format!("Error {e}"), |t| String::from_utf8_lossy(&t).into_owned()),
+    }
 }
 
 pub fn errno() -> i32 {
@@ -122,6 +146,7 @@ pub fn message(code: i32) -> Option<Vec<u8>> {
         ERR_UNTERMINATED_RESPONSE => "Unterminated server response",
         ERR_CLIENT_ERROR => "Client error",
         ERR_TLS_POLICY => "TLS policy not satisfied",
+        ERR_TLSRPT_NO_RECORD => "No usable TLS reporting record",
         _ => return None,
     };
     Some(text.as_bytes().to_vec())
@@ -149,6 +174,7 @@ mod tests {
         assert_eq!(message(1).unwrap(), b"");
         assert!(message(9).is_none());
         assert!(message(21).is_none());
+        assert_eq!(message(ERR_TLSRPT_NO_RECORD).unwrap(), b"No usable TLS reporting record");
         assert_eq!(message(16).unwrap(), b"Name or service not known");
     }
 }

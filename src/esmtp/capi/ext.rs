@@ -87,6 +87,10 @@ pub const SMTP_EV_TLS_CERT: c_int = 9000;
 pub const SMTP_EV_TLSRPT: c_int = 9001;
 /// `smtp_errno()` when a TLS policy forbade delivery: no mail was sent.
 pub const SMTP_ERR_TLS_POLICY: c_int = 100;
+/// `smtp_errno()` when `smtp_tlsrpt_submit` found no usable `_smtp._tls`
+/// record for the domain (none, several, malformed, or no `mailto:` or
+/// `https:` address in it): the domain takes no reports (RFC 8460 §3).
+pub const SMTP_ERR_TLSRPT_NO_RECORD: c_int = 101;
 
 /// Called with each TLSRPT result as JSON (the same text as
 /// `SMTP_EV_TLSRPT`), valid during the call.
@@ -136,7 +140,7 @@ fn update_policy(s: &crate::esmtp::session::Session, f: impl FnOnce(&mut policy:
     1
 }
 
-fn valid_domain(d: &str) -> bool {
+pub(super) fn valid_domain(d: &str) -> bool {
     let d = d.strip_suffix('.').unwrap_or(d);
     !d.is_empty()
         && d.len() <= 253

@@ -208,8 +208,8 @@ pub const UNTRUSTED_RESOLVER: &str = "untrusted-resolver";
 
 /// Addresses of `host` through the policy resolver; `secure` when every
 /// answer was validated. A failed lookup is `Err(reason, gai code)`.
-struct HostAddrs {
-    addrs: Vec<SocketAddr>,
+pub(crate) struct HostAddrs {
+    pub(crate) addrs: Vec<SocketAddr>,
     /// Every answer that gave addresses was validated.
     secure: bool,
     /// The name the addresses belong to, after CNAMEs.
@@ -219,7 +219,7 @@ struct HostAddrs {
 /// A and AAAA of `host`. One family failing while the other answers
 /// leaves the addresses of the other (a broken AAAA must not stop mail
 /// to a good A); the lookup fails only when neither gives an address.
-fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (String, i32)> {
+pub(crate) fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<HostAddrs, (String, i32)> {
     let mut addrs = Vec::new();
     let mut secure = true;
     let mut nx = true;

@@ -128,3 +128,113 @@ fn handshake_drip_outlives_deadline() {
     let took = t0.elapsed();
     assert!(took < Duration::from_millis(1500), "fetch with a 1 s deadline took {took:?}");
 }
+
+#[test]
+fn post_replies() {
+    let r = |s: &str| read_post_response(s.as_bytes());
+    assert_eq!(r("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"), Ok(201));
+    assert_eq!(r("HTTP/1.0 204 No Content\r\n\r\n"), Ok(204));
+    let moved = r("HTTP/1.1 301 Moved\r\nLocation: https://elsewhere.example/r\r\n\r\n");
+    assert_eq!(
+        moved,
+        Err(FetchError::Fetch(
+            "HTTP status 301, redirect to \"https://elsewhere.example/r\" not followed".into()
+        ))
+    );
+    assert_eq!(r("HTTP/1.1 500 Oops\r\n\r\nbody"), Err(FetchError::Fetch("HTTP status 500".into())));
+    assert!(r("220 smtp.example ESMTP\r\n\r\n").is_err());
+    // The head is bounded; a reply that never ends it is cut off.
+    let endless = format!("HTTP/1.1 200 OK\r\nX: {}", "y".repeat(MAX_HEADER + 10));
+    assert_eq!(r(&endless), Err(FetchError::Fetch("HTTP header or chunk line too long".into())));
+}
+
+/// Reads a whole HTTP request (head and Content-Length body) from `s`.
+fn read_request(s: &mut impl Read) -> Vec<u8> {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..1000 {
+        let n = s.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        req.extend_from_slice(&buf[..n]);
+        if let Some(end) = memchr::memmem::find(&req, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+            if req.len() >= end + 4 + len {
+                break;
+            }
+        }
+    }
+    req
+}
+
+#[test]
+fn post_sends_the_report_as_the_rfc_asks() {
+    let (key, c) = cert();
+    let trusted = c.clone();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let srv = std::thread::spawn(move || {
+        let mut a = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
+        a.set_private_key(&key).unwrap();
+        a.set_certificate(&c).unwrap();
+        let (t, _) = l.accept().unwrap();
+        let mut s = a.build().accept(t).unwrap();
+        tx.send(read_request(&mut s)).unwrap();
+        s.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n").unwrap();
+        let _ = s.shutdown();
+    });
+    let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
+    b.cert_store_mut().add_cert(trusted).unwrap();
+    let ctx = b.build().into_context();
+    let body = b"\x1f\x8b\x08binary\r\n\0body";
+    let until = Instant::now() + Duration::from_secs(10);
+    let r = post(&ctx, "localhost", addr.port(), &[addr], "/v1/tlsrpt?x=1", TLSRPT_GZIP, body, until);
+    assert_eq!(r, Ok(202));
+    let req = rx.recv().unwrap();
+    srv.join().unwrap();
+    let end = memchr::memmem::find(&req, b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&req[..end]);
+    let mut lines = head.split("\r\n");
+    assert_eq!(lines.next(), Some("POST /v1/tlsrpt?x=1 HTTP/1.1"));
+    let fields: Vec<&str> = lines.collect();
+    assert!(fields.contains(&format!("Host: localhost:{}", addr.port()).as_str()), "{fields:?}");
+    assert!(fields.contains(&"Content-Type: application/tlsrpt+gzip"));
+    assert!(fields.contains(&format!("Content-Length: {}", body.len()).as_str()));
+    assert_eq!(&req[end + 4..], body);
+}
+
+#[test]
+fn post_to_a_stalling_receiver_ends_at_the_deadline() {
+    let (key, c) = cert();
+    let trusted = c.clone();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let srv = std::thread::spawn(move || {
+        let mut a = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
+        a.set_private_key(&key).unwrap();
+        a.set_certificate(&c).unwrap();
+        let (t, _) = l.accept().unwrap();
+        let mut s = a.build().accept(t).unwrap();
+        let _ = read_request(&mut s);
+        // Says nothing until the client has given up (at most 10 s).
+        let _ = done_rx.recv_timeout(Duration::from_secs(10));
+    });
+    let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
+    b.cert_store_mut().add_cert(trusted).unwrap();
+    let ctx = b.build().into_context();
+    let t0 = Instant::now();
+    let r =
+        post(&ctx, "localhost", addr.port(), &[addr], "/", TLSRPT_GZIP, b"x", t0 + Duration::from_secs(1));
+    let took = t0.elapsed();
+    done_tx.send(()).unwrap();
+    srv.join().unwrap();
+    assert_eq!(r, Err(FetchError::Fetch("timed out".into())));
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(1500), "took {took:?}");
+}

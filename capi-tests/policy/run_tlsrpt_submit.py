@@ -275,9 +275,11 @@ def c_api_arguments(bed):
 
 
 def c_reentry(bed):
+    n = bed.rx.count()
     _, outs, end = run_client(bed, "rpt-https.test", ["--reenter"])
     expect(end["rc"] == 1 and len(outs) == 1, "%r %r" % (end, outs))
-    expect(outs[0]["reenter"] == [-1, ERR_INVAL, 0, ERR_INVAL], "re-entry not refused: %r" % outs[0])
+    expect(outs[0]["reenter"] == [-1, ERR_INVAL, 0, ERR_INVAL, 0, ERR_INVAL], "re-entry not refused: %r" % outs[0])
+    expect(bed.rx.count() == n + 1, "the report went %d times" % (bed.rx.count() - n))
 
 
 def c_example_program(bed):

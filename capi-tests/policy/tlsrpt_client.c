@@ -27,6 +27,7 @@
 
 static int reenter;
 static smtp_session_t current;
+static const char *current_domain, *current_from, *current_report;
 
 static void put_json_str (const char *s)
 {
@@ -70,11 +71,15 @@ static void on_outcome (const char *uri, int ok, const char *detail, void *arg)
   put_json_str (detail);
   if (reenter)
     {
-      /* The session is in use: both must be refused, and nothing freed.  */
-      int again = smtp_tlsrpt_submit (current, "x.test", "a@b.test", "{}", NULL, NULL);
+      /* The session is in use: the same submission again, a change of
+         its settings and its destruction must all be refused.  */
+      int again = smtp_tlsrpt_submit (current, current_domain, current_from, current_report, NULL, NULL);
       int again_errno = smtp_errno ();
+      int set = smtp_set_server (current, "127.0.0.1:9");
+      int set_errno = smtp_errno ();
       int destroyed = smtp_destroy_session (current);
-      printf (", \"reenter\": [%d, %d, %d, %d]", again, again_errno, destroyed, smtp_errno ());
+      printf (", \"reenter\": [%d, %d, %d, %d, %d, %d]", again, again_errno, set, set_errno, destroyed,
+              smtp_errno ());
     }
   printf ("}\n");
   fflush (stdout);
@@ -206,6 +211,9 @@ int main (int argc, char **argv)
   if (timeout)
     smtp_tls_set_policy_timeout (current, timeout);
   clock_gettime (CLOCK_MONOTONIC, &t0);
+  current_domain = domain;
+  current_from = from;
+  current_report = report;
   rc = smtp_tlsrpt_submit (current, domain, from, report, on_outcome, NULL);
   err = rc < 0 ? smtp_errno () : 0;
   clock_gettime (CLOCK_MONOTONIC, &t1);

@@ -393,20 +393,5 @@ impl<R: Read> Reader<R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heads() {
-        let (s, h) =
-            parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX: y").unwrap();
-        assert_eq!(s, 200);
-        assert_eq!(header(&h, "content-type").as_deref(), Some("text/plain; charset=utf-8"));
-        assert!(parse_head(b"SSH-2.0-x").is_err());
-        assert!(parse_head("HTTP/1.1 2é0".as_bytes()).is_err());
-    }
-}
-
-#[cfg(test)]
 #[path = "https_tests.rs"]
 mod server_tests;

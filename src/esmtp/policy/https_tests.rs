@@ -238,3 +238,12 @@ fn post_to_a_stalling_receiver_ends_at_the_deadline() {
     assert_eq!(r, Err(FetchError::Fetch("timed out".into())));
     assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(1500), "took {took:?}");
 }
+
+#[test]
+fn heads() {
+    let (s, h) = parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX: y").unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(header(&h, "content-type").as_deref(), Some("text/plain; charset=utf-8"));
+    assert!(parse_head(b"SSH-2.0-x").is_err());
+    assert!(parse_head("HTTP/1.1 2é0".as_bytes()).is_err());
+}

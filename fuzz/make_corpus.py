@@ -117,6 +117,19 @@ def sts_inputs():
     yield b"\x14v=STSv1; id=abc123"
 
 
+def tlsrpt_inputs():
+    yield b"v=TLSRPTv1; rua=mailto:tlsrpt@example.org"
+    yield b"v=spf1 -all\0v=TLSRPTv1;rua=mailto:a%2Bb@example.org?subject=x,https://r.example.org:8443/v1?a=b#f"
+    yield b"v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt; x-ext=1;"
+    yield b"v=TLSRPTv1; rua=mailto:a@x.example\0v=TLSRPTv1; rua=mailto:b@x.example"
+    yield b"v=TLSRPTv1; rua=ftp://x.example/r,mailto:a..b@x.example,https://1.2.3.4/"
+    yield (b'{"organization-name": "o", "date-range": {"start-datetime": "2026-01-01T00:00:00Z", '
+           b'"end-datetime": "2026-01-02T00:00:00.5+01:00"}, "contact-info": "c", "report-id": "r@s", '
+           b'"policies": [{"policy": {"policy-type": "sts", "policy-domain": "example.org"}}]}')
+    yield b"v=TLSRPTv1; rua=mailto:a@example.org\xfeHTTP/1.1 302 Found\r\nLocation: https://x/\r\n\r\n"
+    yield b"\xfeHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+
+
 def json_inputs():
     yield (b'{"epoch": 1700000000, "type": 0, "policy": {"policy-type": "tlsa", "policy-string": '
            b'["3 1 1 ab"], "policy-domain": "example.org", "mx-host": "mx.example.org"}, '
@@ -224,6 +237,7 @@ def main():
     write("message", list(messages()))
     write("dns", list(dns_inputs()))
     write("sts", list(sts_inputs()))
+    write("tlsrpt", list(tlsrpt_inputs()))
     write("json", list(json_inputs()))
     write("http", list(http_inputs()))
     write("sasl", list(sasl_inputs()))

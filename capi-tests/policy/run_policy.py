@@ -101,7 +101,10 @@ STS_TESTING = "version: STSv1\r\nmode: testing\r\nmx: {mx}\r\nmax_age: 86400\r\n
 class Bed:
     """Everything the cases share: PKI, servers, DNS, policy server."""
 
-    def __init__(self, work):
+    def __init__(self, work, extra_names=None, extra_records=()):
+        """extra_names ({label: [dns names]}) get certificates from the
+        test CA; extra_records are added to the signed zone test. (for
+        other runners sharing this bed, e.g. run_tlsrpt_submit.py)."""
         self.work = work
         names = {
             "mx": ["mx.dane-ok.test", "mx.dane-ta.test", "mx.dane-bad.test", "mx.dane-plain.test",
@@ -117,6 +120,7 @@ class Bed:
                                             "sts-badname.test", "sts-unreachable.test", "sts-badtxt.test",
                                             "sts-garbage.test")],
         }
+        names.update(extra_names or {})
         self.pki = pki.make(os.path.join(work, "pki"), names)
         mx_cert, mx_key = self.pki.certs["mx"]
         wrong_cert, wrong_key = self.pki.certs["wrong"]
@@ -167,6 +171,7 @@ class Bed:
             a("mta-sts." + d, "127.0.0.9" if d == "sts-unreachable.test" else "127.0.0.1")
         insecure = ["mx.plain. 300 IN A 127.0.0.1",
                     pki.tlsa_record("_%d._tcp.mx.plain." % good, wrong_cert)]
+        rec.extend(extra_records)
         self.dns = dnsfixture.DnsFixture(os.path.join(work, "dns"), rec, insecure,
                                          bogus_names=["_%d._tcp.mx.dane-bogus.test." % good])
         ip, port = self.dns.start()

@@ -11,6 +11,9 @@ pub const ERR_NOTHING_TO_DO: i32 = 2;
 pub const ERR_TLS_POLICY: i32 = 100;
 /// Our extension: the MX domain accepts no mail (null MX, RFC 7505).
 pub const ERR_NULL_MX: i32 = 101;
+/// Our extension: a domain has no usable `_smtp._tls` record (RFC 8460
+/// §3), so it takes no TLS reports.
+pub const ERR_TLSRPT_NO_RECORD: i32 = 102;
 pub const ERR_DROPPED_CONNECTION: i32 = 3;
 pub const ERR_INVALID_RESPONSE_SYNTAX: i32 = 4;
 pub const ERR_STATUS_MISMATCH: i32 = 5;
@@ -61,6 +64,27 @@ pub fn set_herror(gai: i32, errno: i32) {
         }
         s.set(st);
     });
+}
+
+/// The error state, to put back after internal work whose errors are
+/// reported another way (a report's delivery attempts).
+#[derive(Clone, Copy)]
+pub struct Saved(ErrorState);
+
+pub fn save() -> Saved {
+    Saved(STATE.with(|s| s.get()))
+}
+
+pub fn restore(saved: Saved) {
+    STATE.with(|s| s.set(saved.0));
+}
+
+/// What `smtp_strerror` says of the current error, for a detail text.
+pub fn describe() -> String {
+    match errno() {
+        e if e < 0 => std::io::Error::from_raw_os_error(-e).to_string(),
+        e => message(e).map_or_else(|| format!("Error {e}"), |t| String::from_utf8_lossy(&t).into_owned()),
+    }
 }
 
 pub fn errno() -> i32 {
@@ -125,6 +149,7 @@ pub fn message(code: i32) -> Option<Vec<u8>> {
         ERR_CLIENT_ERROR => "Client error",
         ERR_TLS_POLICY => "TLS policy not satisfied",
         ERR_NULL_MX => "The domain accepts no mail (null MX)",
+        ERR_TLSRPT_NO_RECORD => "No usable TLS reporting record",
         _ => return None,
     };
     Some(text.as_bytes().to_vec())
@@ -152,6 +177,7 @@ mod tests {
         assert_eq!(message(1).unwrap(), b"");
         assert!(message(9).is_none());
         assert!(message(21).is_none());
+        assert_eq!(message(ERR_TLSRPT_NO_RECORD).unwrap(), b"No usable TLS reporting record");
         assert_eq!(message(16).unwrap(), b"Name or service not known");
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::esmtp::extensions::Extensions;
 use crate::esmtp::headers::{HeaderTable, PrintContext, SetArgs};
+use crate::esmtp::policy::tlsrpt::{mail, record, submit};
 use crate::esmtp::policy::{dns, https, json, sts, tlsrpt};
 use crate::esmtp::reply::{read_reply, LineSource, ReplyError, ReplyOptions, MAX_LINE, MAX_TEXT};
 use crate::esmtp::sasl::{self, Interact, Request};
@@ -112,6 +113,62 @@ pub fn sts(data: &[u8]) {
     let _ = sts::record_id(&records);
     if let Ok(p) = sts::parse_policy(data) {
         let _ = sts::mx_matches(&p.mx, "mx.example.org");
+    }
+}
+
+/// Every line of a composed message ends in CRLF, has no other CR or LF,
+/// and fits RFC 5322's 998 characters: no text given can add a header.
+fn assert_clean_message(msg: &[u8]) {
+    for line in msg.split_inclusive(|&c| c == b'\n') {
+        let body = line.strip_suffix(b"\r\n").expect("a line not ending in CRLF");
+        assert!(!body.contains(&b'\r') && !body.contains(&b'\n') && body.len() <= 998);
+    }
+}
+
+/// `_smtp._tls` TXT records (NUL between records), and what they lead
+/// to: the report mail for each mailbox accepted, the request target for
+/// each HTTPS receiver. The same bytes go through the checks of a report
+/// document, and what follows the first 0xFE is read as the reply to a
+/// report's POST.
+pub fn tlsrpt(data: &[u8]) {
+    let (rec, reply) = match memchr::memchr(0xFE, data) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let records: Vec<Vec<u8>> = rec.split(|&c| c == 0).map(<[u8]>::to_vec).collect();
+    let facts = mail::Facts {
+        policy_domain: "example.org".into(),
+        submitter: "sender.example".into(),
+        report_id: "r@sender.example".into(),
+        begin: 0,
+        end: 86_400,
+    };
+    if let Ok(entries) = record::parse(&records) {
+        let usable = entries.iter().filter(|e| e.rua.is_ok()).count();
+        assert!((1..=record::MAX_URIS).contains(&usable));
+        for e in &entries {
+            match &e.rua {
+                Ok(record::Rua::Mailto(m)) => {
+                    assert!(record::mailbox(m).is_ok() && m.len() <= record::MAX_URI_LEN);
+                    assert_clean_message(&mail::compose(&facts, "a@sender.example", m, b"gz", 0, "t"));
+                }
+                Ok(record::Rua::Https(u)) => {
+                    assert!(record::host_name(&u.host) && u.port != 0);
+                    assert!(u.target.starts_with('/') && u.target.bytes().all(|c| c.is_ascii_graphic()));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(rec) {
+        if let Ok(f) = submit::facts("example.org", "a@sender.example", text) {
+            assert!(f.begin <= f.end);
+            assert_clean_message(&mail::compose(&f, "a@sender.example", "b@example.org", b"gz", f.end, "t"));
+        }
+        let _ = tlsrpt::parse_rfc3339(text);
+    }
+    if let Ok(status) = https::read_post_response(reply) {
+        assert!((200..300).contains(&status));
     }
 }
 

@@ -91,6 +91,10 @@ pub const SMTP_ERR_TLS_POLICY: c_int = 100;
 /// (a null MX, RFC 7505): no connection was made, and every recipient's
 /// status is `556 5.1.10`.
 pub const SMTP_ERR_NULL_MX: c_int = 101;
+/// `smtp_errno()` when `smtp_tlsrpt_submit` found no usable `_smtp._tls`
+/// record for the domain (none, several, malformed, or no `mailto:` or
+/// `https:` address in it): the domain takes no reports (RFC 8460 §3).
+pub const SMTP_ERR_TLSRPT_NO_RECORD: c_int = 102;
 
 /// Called with each TLSRPT result as JSON (the same text as
 /// `SMTP_EV_TLSRPT`), valid during the call.
@@ -203,7 +207,7 @@ fn update_policy(s: &crate::esmtp::session::Session, f: impl FnOnce(&mut policy:
     1
 }
 
-fn valid_domain(d: &str) -> bool {
+pub(super) fn valid_domain(d: &str) -> bool {
     let d = d.strip_suffix('.').unwrap_or(d);
     !d.is_empty()
         && d.len() <= 253

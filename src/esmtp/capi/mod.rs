@@ -18,6 +18,7 @@ pub mod message;
 pub mod misc;
 pub mod recipient;
 pub mod session;
+pub mod tlsrpt_submit;
 pub mod types;
 
 use std::ffi::{c_char, CStr};

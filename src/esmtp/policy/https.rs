@@ -1,6 +1,8 @@
-//! The one HTTPS request MTA-STS needs (RFC 8461 §3.3): GET the policy
-//! from `mta-sts.<domain>`, certificate checked against the Web PKI and the
-//! host name, no redirects, a size cap and one deadline for all of it.
+//! The two HTTPS requests the policies need: GET an MTA-STS policy from
+//! `mta-sts.<domain>` (RFC 8461 §3.3), and POST a TLS report to a
+//! receiver (RFC 8460 §5.4). Both check the certificate against the
+//! trust store and the host name, follow no redirects, cap what they
+//! read, and hold the whole exchange to one deadline.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,10 +39,7 @@ impl Deadline {
 
 /// Fetches `https://host[:port]/.well-known/mta-sts.txt` from the first
 /// address that completes a verified TLS handshake; returns the body of a
-/// 200 text/plain reply. An address that refuses the connection, breaks
-/// the handshake or shows a bad certificate is one broken server of
-/// several: the next is tried, within the same deadline. An HTTP answer
-/// is the policy host's word and is not asked again elsewhere.
+/// 200 text/plain reply.
 pub fn fetch(
     ctx: &SslContextRef,
     host: &str,
@@ -48,13 +47,79 @@ pub fn fetch(
     addrs: &[SocketAddr],
     until: Instant,
 ) -> Result<Vec<u8>, FetchError> {
-    let deadline = Deadline(until);
+    let s = connect(ctx, host, port, addrs, &Deadline(until))?;
+    get(s, host, port)
+}
+
+/// RFC 8460 §5.4's media type for a gzip'd report.
+pub const TLSRPT_GZIP: &str = "application/tlsrpt+gzip";
+
+/// POSTs `body` as `content_type` to `https://host[:port]target` at the
+/// first address that completes a verified TLS handshake. Only a 2xx
+/// reply is success; a redirect is not followed (RFC 8460 §5.4 does not
+/// ask for it, and following one would send the report to a host the
+/// domain's record does not name): its Location is in the error.
+#[allow(clippy::too_many_arguments)]
+pub fn post(
+    ctx: &SslContextRef,
+    host: &str,
+    port: u16,
+    addrs: &[SocketAddr],
+    target: &str,
+    content_type: &str,
+    body: &[u8],
+    until: Instant,
+) -> Result<u16, FetchError> {
+    let mut s = connect(ctx, host, port, addrs, &Deadline(until))?;
+    let req = format!(
+        "POST {target} HTTP/1.1\r\nHost: {}\r\nUser-Agent: libesmtp-mailcompat\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        authority(host, port),
+        body.len()
+    );
+    let mut msg = req.into_bytes();
+    msg.extend_from_slice(body);
+    s.write_all(&msg).map_err(io_err)?;
+    read_post_response(s)
+}
+
+/// The status of the reply to a POST, read from `s`: `Ok` for 2xx. Only
+/// the head is read (at most MAX_HEADER bytes): the body of a reply to a
+/// report says nothing we use. Separate from the connection so that it
+/// can be fuzzed.
+pub(crate) fn read_post_response(s: impl Read) -> Result<u16, FetchError> {
+    let mut r = Reader { s, buf: Vec::new() };
+    let head = r.head()?;
+    let (status, headers) = parse_head(&head)?;
+    match status {
+        200..=299 => Ok(status),
+        300..=399 => {
+            let to = header(&headers, "location")
+                .map_or_else(|| "no Location".to_owned(), |l| truncate(&l).to_owned());
+            Err(FetchError::Fetch(format!("HTTP status {status}, redirect to {to:?} not followed")))
+        }
+        _ => Err(FetchError::Fetch(format!("HTTP status {status}"))),
+    }
+}
+
+/// A TLS connection, its certificate checked, to the first of `addrs`
+/// that completes the handshake. An address that refuses the connection,
+/// breaks the handshake or shows a bad certificate is one broken server
+/// of several: the next is tried, within the same deadline. An HTTP
+/// answer is the host's word and is not asked again elsewhere.
+fn connect(
+    ctx: &SslContextRef,
+    host: &str,
+    port: u16,
+    addrs: &[SocketAddr],
+    deadline: &Deadline,
+) -> Result<SslStream<Bounded>, FetchError> {
     let mut last = FetchError::Fetch(format!("no address for {host}"));
     for addr in addrs {
         let sa = SocketAddr::new(addr.ip(), port);
         let failed = match TcpStream::connect_timeout(&sa, deadline.left()?) {
-            Ok(tcp) => match handshake(ctx, host, tcp, &deadline) {
-                Ok(s) => return get(s, host, port),
+            Ok(tcp) => match handshake(ctx, host, tcp, deadline) {
+                Ok(s) => return Ok(s),
                 Err(e) => e,
             },
             Err(e) => FetchError::Fetch(format!("connect to {sa}: {e}")),
@@ -66,6 +131,15 @@ pub fn fetch(
         }
     }
     Err(last)
+}
+
+/// `host`, with the port unless it is HTTPS's own.
+fn authority(host: &str, port: u16) -> String {
+    if port == 443 {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 fn io_err(e: std::io::Error) -> FetchError {
@@ -151,7 +225,7 @@ fn handshake(
 
 /// The request and its reply, over a verified connection.
 fn get(mut s: SslStream<Bounded>, host: &str, port: u16) -> Result<Vec<u8>, FetchError> {
-    let authority = if port == 443 { host.to_owned() } else { format!("{host}:{port}") };
+    let authority = authority(host, port);
     let req = format!(
         "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: libesmtp-mailcompat\r\n\
          Accept: text/plain\r\nConnection: close\r\n\r\n"
@@ -319,149 +393,5 @@ impl<R: Read> Reader<R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heads() {
-        let (s, h) =
-            parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX: y").unwrap();
-        assert_eq!(s, 200);
-        assert_eq!(header(&h, "content-type").as_deref(), Some("text/plain; charset=utf-8"));
-        assert!(parse_head(b"SSH-2.0-x").is_err());
-        assert!(parse_head("HTTP/1.1 2é0".as_bytes()).is_err());
-    }
-}
-
-#[cfg(test)]
-mod server_tests {
-    use super::*;
-    use openssl::asn1::Asn1Time;
-    use openssl::hash::MessageDigest;
-    use openssl::pkey::PKey;
-    use openssl::rsa::Rsa;
-    use openssl::ssl::{SslAcceptor, SslConnector, SslMethod};
-    use openssl::x509::{extension::SubjectAlternativeName, X509NameBuilder, X509};
-    use std::net::TcpListener;
-    use std::time::Duration;
-
-    fn cert() -> (PKey<openssl::pkey::Private>, X509) {
-        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let mut n = X509NameBuilder::new().unwrap();
-        n.append_entry_by_text("CN", "localhost").unwrap();
-        let n = n.build();
-        let mut b = X509::builder().unwrap();
-        b.set_version(2).unwrap();
-        b.set_subject_name(&n).unwrap();
-        b.set_issuer_name(&n).unwrap();
-        b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
-        let san =
-            SubjectAlternativeName::new().dns("localhost").build(&b.x509v3_context(None, None)).unwrap();
-        b.append_extension(san).unwrap();
-        b.sign(&key, MessageDigest::sha256()).unwrap();
-        (key, b.build())
-    }
-
-    /// Serves one TLS connection on `l` with `key` and `cert`: reads the
-    /// request, then lets `answer` write the response.
-    fn serve_tls_once(
-        l: TcpListener,
-        key: PKey<openssl::pkey::Private>,
-        cert: X509,
-        answer: impl FnOnce(&mut openssl::ssl::SslStream<std::net::TcpStream>) + Send + 'static,
-    ) -> std::thread::JoinHandle<()> {
-        std::thread::spawn(move || {
-            let mut a = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
-            a.set_private_key(&key).unwrap();
-            a.set_certificate(&cert).unwrap();
-            let a = a.build();
-            let (t, _) = l.accept().unwrap();
-            let mut s = a.accept(t).unwrap();
-            let mut req = [0u8; 4096];
-            let _ = s.read(&mut req);
-            answer(&mut s);
-            let _ = s.shutdown();
-        })
-    }
-
-    #[test]
-    fn chunk_sizes_cannot_overflow_the_cap() {
-        let (key, c) = cert();
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        let srv = serve_tls_once(l, key, c.clone(), |s| {
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\nffffffffffffffff\r\n").unwrap();
-            let junk = vec![b'A'; 1 << 20];
-            for _ in 0..8 {
-                let _ = s.write_all(&junk);
-            }
-        });
-        let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
-        b.cert_store_mut().add_cert(c).unwrap();
-        let ctx = b.build().into_context();
-        let r = fetch(&ctx, "localhost", addr.port(), &[addr], Instant::now() + Duration::from_secs(10));
-        srv.join().unwrap();
-        // A chunk size near usize::MAX must not wrap the size check.
-        assert_eq!(r, Err(FetchError::Fetch("bad chunk size".into())));
-    }
-
-    /// The first address of mta-sts.<domain> breaks the handshake, the
-    /// second serves the policy: the fetch goes on to it, as after a
-    /// refused connection.
-    #[test]
-    fn next_address_after_a_tls_failure() {
-        let (key, c) = cert();
-        // The same port on two loopback addresses, as one name's A records.
-        let (bad, good, port) = (0..50)
-            .find_map(|_| {
-                let bad = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = bad.local_addr().unwrap().port();
-                TcpListener::bind(("127.0.0.2", port)).ok().map(|good| (bad, good, port))
-            })
-            .expect("a port free on 127.0.0.1 and 127.0.0.2");
-        std::thread::spawn(move || {
-            let (mut t, _) = bad.accept().unwrap();
-            let mut hello = [0u8; 4096];
-            let _ = t.read(&mut hello);
-            let _ = t.write_all(b"SSH-2.0-not-tls\r\n");
-        });
-        let srv = serve_tls_once(good, key, c.clone(), |s| {
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
-                .unwrap();
-        });
-        let mut b = SslConnector::builder(SslMethod::tls()).unwrap();
-        b.cert_store_mut().add_cert(c).unwrap();
-        let ctx = b.build().into_context();
-        let addrs: [SocketAddr; 2] = [([127, 0, 0, 1], port).into(), ([127, 0, 0, 2], port).into()];
-        let r = fetch(&ctx, "localhost", port, &addrs, Instant::now() + Duration::from_secs(10));
-        assert_eq!(r, Ok(b"ok".to_vec()));
-        srv.join().unwrap();
-    }
-
-    #[test]
-    fn handshake_drip_outlives_deadline() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let (mut t, _) = l.accept().unwrap();
-            let mut hello = [0u8; 4096];
-            let _ = t.read(&mut hello);
-            // A handshake record header announcing 16 KiB, then one byte
-            // every 400 ms: each read succeeds before SO_RCVTIMEO fires.
-            let _ = t.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00]);
-            for _ in 0..15 {
-                std::thread::sleep(Duration::from_millis(400));
-                if t.write_all(&[0x02]).is_err() {
-                    break;
-                }
-            }
-        });
-        let ctx = SslConnector::builder(SslMethod::tls()).unwrap().build().into_context();
-        let t0 = Instant::now();
-        let _ = fetch(&ctx, "localhost", addr.port(), &[addr], t0 + Duration::from_secs(1));
-        let took = t0.elapsed();
-        assert!(took < Duration::from_millis(1500), "fetch with a 1 s deadline took {took:?}");
-    }
-}
+#[path = "https_tests.rs"]
+mod server_tests;

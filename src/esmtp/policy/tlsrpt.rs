@@ -5,6 +5,11 @@
 
 use super::json::{self, obj, Value};
 
+pub mod deliver;
+pub mod mail;
+pub mod record;
+pub mod submit;
+
 /// RFC 8460 §4.3 result types this library produces.
 pub mod result {
     pub const STARTTLS_NOT_SUPPORTED: &str = "starttls-not-supported";
@@ -227,8 +232,10 @@ impl Aggregate {
     }
 }
 
-/// `YYYY-MM-DDThh:mm:ssZ` for a Unix time (days-from-civil inverted).
-pub fn rfc3339(t: i64) -> String {
+/// The civil date and time of a Unix time, UTC: year, month, day, hour,
+/// minute, second, and the weekday (0 = Sunday). Days from civil,
+/// inverted (H. Hinnant's algorithm), so no libc time zone is involved.
+pub(crate) fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -239,7 +246,72 @@ pub fn rfc3339(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    // 1970-01-01 was a Thursday.
+    let weekday = (days + 4).rem_euclid(7);
+    (y, m, d, secs / 3600, secs / 60 % 60, secs % 60, weekday)
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` for a Unix time.
+pub fn rfc3339(t: i64) -> String {
+    let (y, m, d, hh, mm, ss, _) = civil(t);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// The Unix time of an RFC 3339 date-time (`2026-12-01T00:00:00Z`, with
+/// an optional fraction, dropped, and `Z` or a numeric offset), as RFC
+/// 8460 §4.4's date-range has it; `None` if it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        d.iter().all(u8::is_ascii_digit).then(|| d.iter().fold(0, |n, c| n * 10 + i64::from(c - b'0')))
+    };
+    let sep = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(&x.to_ascii_uppercase()));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"T ") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let ok = (1..=12).contains(&m) && d >= 1 && d <= month_days[(m - 1).clamp(0, 11) as usize];
+    if !ok || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let v = |a: u8, b: u8| i64::from(a - b'0') * 10 + i64::from(b - b'0');
+            let o = v(*h1, *h2) * 3600 + v(*m1, *m2) * 60;
+            if *sign == b'-' {
+                -o
+            } else {
+                o
+            }
+        }
+        _ => return None,
+    };
+    // Days from civil (the inverse of `civil`).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss.min(59) - offset)
 }
 
 #[cfg(test)]
@@ -316,5 +388,25 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_798_761_600), "2027-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(civil(0).6, 4, "a Thursday");
+        for t in [0, 951_782_400, 1_798_761_600, 1_798_761_599, 4_102_444_800 + 86_399] {
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+        }
+        assert_eq!(parse_rfc3339("2027-01-01T01:30:00.250+01:30"), Some(1_798_761_600));
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(-1));
+        for bad in [
+            "2027-01-01",
+            "2027-01-01T00:00:00",
+            "2027-13-01T00:00:00Z",
+            "2027-02-29T00:00:00Z",
+            "2027-01-01T24:00:00Z",
+            "2027-01-01T00:00:00.Z",
+            "2027-01-01T00:00:00+1:00",
+            "2027-01-01T00:00:00Zjunk",
+            "+027-01-01T00:00:00Z",
+            "2027-01-01T00:00:00+0\u{e9}",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -35,7 +35,7 @@ use super::policy::{Kind, Plan};
 use super::session::{Session, TimeoutKind};
 pub use engine::RunOptions;
 use engine::{Attempt, Engine};
-use starttls::tls_context;
+pub(crate) use starttls::tls_context;
 
 /// The local host name for EHLO/HELO and Message-Id.
 fn local_hostname(sess: &Session) -> Result<Vec<u8>, i32> {

@@ -17,7 +17,7 @@ use crate::esmtp::tls;
 /// The session's SSL_CTX: the application's, else the library's own,
 /// shared by the process while its files do not change (events report
 /// unusable files).
-pub(super) fn tls_context(sess: &Session, sink: Option<&dyn EventSink>) -> Option<SslContext> {
+pub(crate) fn tls_context(sess: &Session, sink: Option<&dyn EventSink>) -> Option<SslContext> {
     let app = sess.tls_ctx.get().cast::<openssl_sys::SSL_CTX>();
     if !app.is_null() {
         // SAFETY: the session holds a reference to the application's

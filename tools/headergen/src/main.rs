@@ -33,7 +33,7 @@ const HEADERS: &[Header] = &[
     Header {
         file: "include/libesmtp-ext.h",
         config: "include/cbindgen-libesmtp-ext.toml",
-        sources: &["src/esmtp/capi/ext.rs"],
+        sources: &["src/esmtp/capi/ext.rs", "src/esmtp/capi/tlsrpt_submit.rs"],
     },
     Header {
         file: "include/auth-client.h",

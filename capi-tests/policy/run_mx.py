@@ -31,6 +31,7 @@ import dnsfixture  # noqa: E402
 import pki  # noqa: E402
 import stsserver  # noqa: E402
 from run_policy import Recorder, chain_file, Failure, expect, reports, STS_ENFORCE  # noqa: E402
+import run_tlsrpt_submit  # noqa: E402
 
 from aiosmtpd.controller import Controller  # noqa: E402
 
@@ -47,11 +48,25 @@ ADDR = {"good1": "127.0.0.21", "good2": "127.0.0.22", "refuse": "127.0.0.23", "b
 MANY = 300
 
 
+class Keeper(Recorder):
+    """Also keeps each message whole, as run_tlsrpt_submit.check_mail reads it."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                                  "data": envelope.original_content or envelope.content})
+        return await super().handle_DATA(server, session, envelope)
+
+
 class Smtp:
     """aiosmtpd on one address of the shared port."""
 
     def __init__(self, name, port, chain=None, key=None):
-        self.rec = Recorder(name)
+        self.rec = Keeper(name)
         ctx = None
         if chain:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -239,6 +254,11 @@ class Bed:
         for i in range(12):
             rec.append("c%d.long-chain.test. 300 IN CNAME c%d.long-chain.test." % (i, i + 1))
         a("c12.long-chain.test", ADDR["good1"])
+        # TLS reports mailed by MX delivery: the host's certificate does not
+        # name it, and opportunistic TLS delivers anyway (RFC 8460 §5.3).
+        rec.append('_smtp._tls.rpt-mx.test. 300 IN TXT "v=TLSRPTv1; rua=mailto:reports@rpt-mx.test"')
+        mx("rpt-mx.test", 10, "unnamed.rpt-mx.test")
+        a("unnamed.rpt-mx.test", ADDR["good1"])
         insecure = ["insecure-mx.plain. 300 IN MX 10 mx.tlsa-wrong.test."]
         self.dns = dnsfixture.DnsFixture(os.path.join(work, "dns"), rec, insecure,
                                          bogus_names=["bogus-mx.test."])
@@ -464,6 +484,18 @@ def c_example_program(bed, client):
                                                      "recipient 556 "), "%r" % p.stdout)
 
 
+def c_tls_report_by_mx(bed, client):
+    # smtp_tlsrpt_submit from a session that delivers by MX: the report
+    # goes to the rua domain's MX host, whose certificate does not name it.
+    before = len(bed.servers["good1"].rec.messages)
+    report, outs, end = run_tlsrpt_submit.run_client(bed, "rpt-mx.test", ["--mx", "any.test:%d" % bed.port],
+                                                     relay=False, timeout=1000 * SLOW[0])
+    expect(end["rc"] == 1 and [o["ok"] for o in outs] == [1], "%r %r" % (outs, end))
+    msgs = bed.servers["good1"].rec.messages[before:]
+    expect(len(msgs) == 1 and bed.servers["good1"].rec.received[-1]["tls"], "%r" % msgs)
+    run_tlsrpt_submit.check_mail(msgs[0], "reports@rpt-mx.test", "rpt-mx.test", report)
+
+
 def c_api_arguments(bed, client):
     p = subprocess.run(VALGRIND + [client, "--api-checks"], capture_output=True, text=True, env=bed.env,
                        timeout=CASE_TIMEOUT)
@@ -489,6 +521,7 @@ def main():
                          "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                          "--suppressions=" + os.path.join(HERE, "..", "valgrind.supp")])
         SLOW[0] = 5
+        run_tlsrpt_submit.VALGRIND.extend(VALGRIND)
     work = tempfile.mkdtemp(prefix="mx-")
     os.chmod(work, 0o700)
     client = os.path.join(work, "mx_client")
@@ -498,6 +531,10 @@ def main():
     started = time.monotonic()
     bed = Bed(work)
     bed.lib, bed.include = args.lib, args.include
+    bed.client = os.path.join(work, "tlsrpt_client")
+    subprocess.run(["cc", "-O1", "-Wall", "-Wextra", "-Werror", "-I", args.include,
+                    os.path.join(HERE, "tlsrpt_client.c"), "-o", bed.client, "-L", args.lib,
+                    "-Wl,-rpath," + os.path.abspath(args.lib), "-lesmtp"], check=True)
     failed = ran = 0
     try:
         for name, case in CASES:

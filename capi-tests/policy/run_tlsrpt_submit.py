@@ -150,6 +150,7 @@ def check_mail(msg, to, domain, report):
     subject = "Report Domain: %s Submitter: sender.test Report-ID: <2026-report.1@sender.test>" % domain
     expect(unfold(m["Subject"]) == subject, "Subject %r" % m["Subject"])
     expect(m["TLS-Report-Domain"] == domain and m["TLS-Report-Submitter"] == "sender.test", "TLS-Report-*")
+    expect(m["TLS-Required"] == "No", "TLS-Required %r (RFC 8689)" % m["TLS-Required"])
     expect(m["MIME-Version"] == "1.0", "MIME-Version %r" % m["MIME-Version"])
     expect(m.get_content_type() == "multipart/report" and m.get_param("report-type") == "tlsrpt",
            "Content-Type %r" % m["Content-Type"])

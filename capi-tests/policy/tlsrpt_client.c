@@ -10,6 +10,7 @@
      --range START END   the report's date-range (Unix times)
      --from MAILBOX      the submitter's mailbox (default tlsrpt@sender.test)
      --relay HOST:PORT   smtp_set_server
+     --mx DOMAIN:PORT    smtp_set_mx_domain (reports go to MX hosts, on PORT)
      --starttls-required smtp_starttls_enable (Starttls_REQUIRED)
      --resolver LIST     smtp_tls_set_resolver
      --timeout MS        smtp_tls_set_policy_timeout
@@ -132,7 +133,7 @@ static int api_checks (const char *domain, const char *resolver)
 int main (int argc, char **argv)
 {
   const char *results = NULL, *raw = NULL, *from = "tlsrpt@sender.test";
-  const char *relay = NULL, *resolver = NULL, *domain = NULL;
+  const char *relay = NULL, *mx = NULL, *resolver = NULL, *domain = NULL;
   long timeout = 0, start = 0, end = 0;
   int starttls_required = 0, checks = 0, rc, err;
   char *report = NULL, buf[128];
@@ -154,6 +155,8 @@ int main (int argc, char **argv)
         from = argv[++i];
       else if (!strcmp (a, "--relay") && i + 1 < argc)
         relay = argv[++i];
+      else if (!strcmp (a, "--mx") && i + 1 < argc)
+        mx = argv[++i];
       else if (!strcmp (a, "--starttls-required"))
         starttls_required = 1;
       else if (!strcmp (a, "--resolver") && i + 1 < argc)
@@ -204,6 +207,8 @@ int main (int argc, char **argv)
   current = smtp_create_session ();
   if (relay)
     smtp_set_server (current, relay);
+  if (mx)
+    smtp_set_mx_domain (current, mx);
   if (starttls_required)
     smtp_starttls_enable (current, Starttls_REQUIRED);
   if (resolver)

@@ -34,8 +34,11 @@ fn c_text(s: &str) -> CString {
 /// `smtp_tls_set_policy_timeout`: each DNS question and each POST is held
 /// to it), the trust for HTTPS receivers (the library's own TLS context,
 /// as for MTA-STS policies, or the application's `SSL_CTX`), and for
-/// `mailto:` addresses the SMTP relay (`smtp_set_server`) with its
-/// STARTTLS, implicit TLS, timeouts and SASL settings. The messages go in
+/// `mailto:` addresses the way to send mail: when the session delivers to
+/// MX hosts (`smtp_set_mx_domain`), the MX hosts of the address's domain,
+/// on the same port, with opportunistic TLS; else the SMTP relay
+/// (`smtp_set_server`) with its STARTTLS, implicit TLS, timeouts and SASL
+/// settings. Each message carries `TLS-Required: No` (RFC 8689). The messages go in
 /// a session of the library's own: the session's messages and callbacks
 /// are not used or changed. `from` is the submitter's mailbox (the From:
 /// field and the envelope sender); its domain is the submitter named in

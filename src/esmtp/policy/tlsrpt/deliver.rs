@@ -3,21 +3,22 @@
 //! The message travels in a session of its own, built here and never seen
 //! by the application: its messages, statuses and callbacks stay as they
 //! were. From the application's session it takes only how to reach mail
-//! out: today the relay set with `smtp_set_server`, with its STARTTLS,
-//! implicit TLS, TLS context, timeouts, host name and SASL settings.
+//! out: when it delivers to MX hosts itself (`smtp_set_mx_domain`), the
+//! report goes to the MX hosts of the address's domain, on the same port,
+//! through the same resolver, with opportunistic TLS (RFC 8460 §5.3: a
+//! report must get through where TLS fails); otherwise through the relay
+//! set with `smtp_set_server`, with its STARTTLS, implicit TLS, TLS
+//! context, timeouts, host name and SASL settings.
 //!
-//! [`deliver_mail`] is the one place a mailto: report leaves by. Delivery
-//! straight to the rua domain's MX hosts belongs here too, when the
-//! library has it: choose the MX hosts of `to`'s domain instead of the
-//! relay (and, as RFC 8460 §5.3 asks, deliver even if those hosts' TLS
-//! fails), leaving the callers unchanged.
+//! [`deliver_mail`] is the one place a mailto: report leaves by.
 
 use std::ffi::CString;
 
 use crate::esmtp::error;
 use crate::esmtp::message::{Message, Recipient};
+use crate::esmtp::policy::{Config, Kind};
 use crate::esmtp::protocol::{self, RunOptions};
-use crate::esmtp::session::Session;
+use crate::esmtp::session::{ServerAddr, Session};
 use crate::esmtp::source::MessageSource;
 use crate::esmtp::status::StatusCell;
 
@@ -47,9 +48,22 @@ impl MessageSource for Bytes {
     }
 }
 
-/// A session of ours for one report, reaching mail out as `app` does.
-fn internal_session(app: &Session) -> Session {
+/// A session of ours for one report to `to`, reaching mail out as `app`
+/// does.
+fn internal_session(app: &Session, to: &str) -> Session {
     let s = Session::default();
+    if let Some(mx) = app.mx_domain.borrow().as_ref() {
+        let domain = to.rsplit_once('@').map_or("", |(_, d)| d);
+        *s.mx_domain.borrow_mut() =
+            Some(ServerAddr { host: CString::new(domain).unwrap_or_default(), port: mx.port.clone() });
+        let app_cfg = app.tls_policy.borrow();
+        *s.tls_policy.borrow_mut() = Config {
+            kind: Kind::Opportunistic,
+            resolvers: app_cfg.resolvers.clone(),
+            timeout: app_cfg.timeout,
+            ..Config::default()
+        };
+    }
     *s.server.borrow_mut() = app.server.borrow().clone();
     *s.hostname.borrow_mut() = app.hostname.borrow().clone();
     s.timeouts.set(app.timeouts.get());
@@ -97,14 +111,16 @@ pub fn deliver_mail(
     to: &str,
     content: Vec<u8>,
 ) -> Result<String, String> {
-    if app.server.borrow().is_none() {
-        return Err("no SMTP relay: set one with smtp_set_server".into());
+    if app.server.borrow().is_none() && app.mx_domain.borrow().is_none() {
+        return Err(
+            "no way to send mail: set a relay (smtp_set_server) or MX delivery (smtp_set_mx_domain)".into()
+        );
     }
     let (Ok(from), Ok(to)) = (CString::new(from), CString::new(to)) else {
         return Err("mailbox with a NUL byte".into());
     };
     let saved = error::save();
-    let s = internal_session(app);
+    let s = internal_session(app, to.to_str().unwrap_or_default());
     let m = Message::default();
     *m.reverse_path.borrow_mut() = Some(from);
     m.recipients.push(Recipient::new(to));
@@ -123,7 +139,8 @@ pub fn deliver_mail(
         return Ok(status_text(&m.message_status, "accepted"));
     }
     let detail = if !ran {
-        format!("relay not reached: {why}")
+        let what = if app.mx_domain.borrow().is_some() { "no MX host reached" } else { "relay not reached" };
+        format!("{what}: {why}")
     } else if (200..300).contains(&m.reverse_path_status.code()) || m.reverse_path_status.code() == 0 {
         match rcpt {
             Some(r) if !rcpt_ok && r.status.code() != 0 => {
@@ -234,6 +251,6 @@ mod tests {
         assert!(r.as_ref().is_err_and(|e| e.starts_with("relay not reached: ")), "{r:?}");
         let r =
             deliver_mail(&Session::default(), &RunOptions::default(), "a@b.example", "c@d.example", vec![]);
-        assert!(r.is_err_and(|e| e.contains("smtp_set_server")));
+        assert!(r.is_err_and(|e| e.contains("smtp_set_server") && e.contains("smtp_set_mx_domain")));
     }
 }

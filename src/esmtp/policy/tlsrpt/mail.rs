@@ -106,6 +106,9 @@ pub fn compose(facts: &Facts, from: &str, to: &str, gz: &[u8], date: i64, token:
     h("TLS-Report-Domain", policy_domain);
     h("TLS-Report-Submitter", submitter);
     h("Auto-Submitted", "auto-generated");
+    // RFC 8689 §5: a report about TLS failures must get through where TLS
+    // fails, or it could never report them.
+    h("TLS-Required", "No");
     h("MIME-Version", "1.0");
     h("Content-Type", &format!("multipart/report; report-type=\"tlsrpt\";\r\n boundary=\"{boundary}\""));
     m.push_str("\r\nThis is a multipart message in MIME format.\r\n\r\n");

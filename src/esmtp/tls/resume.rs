@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use crate::common::sync::{Guard, Lock};
 
-use foreign_types::ForeignType;
+use foreign_types::{ForeignType, ForeignTypeRef};
 use openssl::ex_data::Index;
 use openssl::ssl::{Ssl, SslContextBuilder, SslRef, SslSession, SslSessionCacheMode, SslVersion};
 
@@ -158,16 +158,35 @@ fn index() -> Index<Ssl, Arc<Pending>> {
 }
 
 /// Sets up the library's own context for resumption: a client cache whose
-/// store is ours, fed by the new-session callback.
+/// store is ours, fed by the new-session callback. The callback is a plain
+/// function set through OpenSSL's own call: rust-openssl's closure setter
+/// keeps its ex_data indices in a std mutex, whose waits ThreadSanitizer
+/// cannot see (capi-tests/threads), and a fixed function needs no index.
 pub fn enable(b: &mut SslContextBuilder) {
     b.set_session_cache_mode(SslSessionCacheMode::CLIENT | SslSessionCacheMode::NO_INTERNAL_STORE);
-    b.set_new_session_callback(|ssl, session| {
+    // SAFETY: a live SSL_CTX being built; the callback has the signature
+    // OpenSSL declares and lives for the whole program.
+    unsafe { openssl_sys::SSL_CTX_sess_set_new_cb(b.as_ptr(), Some(new_session)) };
+}
+
+/// OpenSSL's new-session callback: keeps the session of a connection the
+/// checks accepted. Returns 1: the reference it was given is ours.
+extern "C" fn new_session(
+    ssl: *mut openssl_sys::SSL,
+    session: *mut openssl_sys::SSL_SESSION,
+) -> std::ffi::c_int {
+    // SAFETY: OpenSSL hands over one reference to a live SSL_SESSION, which
+    // `SslSession` owns and releases; the SSL is live for the call.
+    let (ssl, session) = unsafe { (SslRef::from_ptr(ssl), SslSession::from_ptr(session)) };
+    // No panic may unwind into OpenSSL; the session is released either way.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if let Some(p) = ssl.ex_data(index()) {
             if p.accepted.load(Ordering::Acquire) {
                 store(p.key.clone(), session);
             }
         }
-    });
+    }));
+    1
 }
 
 /// Before the handshake: offers a cached session for `key`, and marks the

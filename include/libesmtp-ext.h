@@ -135,8 +135,9 @@ int smtp_tls_set_resumption(smtp_session_t session, int on);
 
 /*
  * Chooses the session's TLS policy and the domain it is looked up for
- * (the recipient domain, not the host connected to; NULL: the host).
- * MTA-STS policies need a domain. Set before `smtp_start_session`.
+ * (the recipient domain, not the host connected to; NULL: the domain of
+ * `smtp_set_mx_domain` if one was set, else the host). MTA-STS
+ * policies need a domain. Set before `smtp_start_session`.
  * Returns 1, or 0 with `SMTP_ERR_INVAL` for a NULL session, an unknown
  * policy, or MTA-STS without a usable domain.
  *

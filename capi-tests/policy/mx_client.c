@@ -19,22 +19,7 @@
 #include <openssl/ssl.h>
 #include <libesmtp.h>
 #include <libesmtp-ext.h>
-
-static void put_json_str (const char *s)
-{
-  putchar ('"');
-  for (; s != NULL && *s; s++)
-    {
-      unsigned char c = (unsigned char) *s;
-      if (c == '"' || c == '\\')
-        printf ("\\%c", c);
-      else if (c < 0x20)
-        printf ("\\u%04x", c);
-      else
-        putchar (c);
-    }
-  putchar ('"');
-}
+#include "json_out.h"
 
 static void event_cb (smtp_session_t session, int event, void *arg, ...)
 {

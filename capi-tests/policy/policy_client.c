@@ -30,27 +30,12 @@
 #include <openssl/err.h>
 #include <libesmtp.h>
 #include <libesmtp-ext.h>
+#include "json_out.h"
 
 static int refuse_depth = -1;
 static int starttls_required;
 static smtp_tlsrpt_t collected;
 static SSL_CTX *app_ctx;
-
-static void put_json_str (const char *s)
-{
-  putchar ('"');
-  for (; s != NULL && *s; s++)
-    {
-      unsigned char c = (unsigned char) *s;
-      if (c == '"' || c == '\\')
-        printf ("\\%c", c);
-      else if (c < 0x20)
-        printf ("\\u%04x", c);
-      else
-        putchar (c);
-    }
-  putchar ('"');
-}
 
 static void event_cb (smtp_session_t session, int event, void *arg, ...)
 {

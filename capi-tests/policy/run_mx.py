@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnsfixture  # noqa: E402
 import pki  # noqa: E402
 import stsserver  # noqa: E402
-from run_policy import Recorder, chain_file, Failure, expect, reports, STS_ENFORCE  # noqa: E402
+from run_policy import (Recorder, chain_file, Failure, expect, reports, STS_ENFORCE,  # noqa: E402
+                        build_client, memcheck)
 import run_tlsrpt_submit  # noqa: E402
 
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -517,24 +518,18 @@ def main():
     ap.add_argument("--valgrind", action="store_true", help="run the client under memcheck")
     args = ap.parse_args()
     if args.valgrind:
-        VALGRIND.extend(["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
-                         "--suppressions=" + os.path.join(HERE, "..", "valgrind.supp")])
+        VALGRIND.extend(memcheck())
         SLOW[0] = 5
         run_tlsrpt_submit.VALGRIND.extend(VALGRIND)
     work = tempfile.mkdtemp(prefix="mx-")
     os.chmod(work, 0o700)
     client = os.path.join(work, "mx_client")
-    subprocess.run(["cc", "-O1", "-Wall", "-Wextra", "-Werror", "-I", args.include,
-                    os.path.join(HERE, "mx_client.c"), "-o", client, "-L", args.lib,
-                    "-Wl,-rpath," + os.path.abspath(args.lib), "-lesmtp", "-lssl", "-lcrypto"], check=True)
+    build_client(args.lib, args.include, client, "mx_client.c")
     started = time.monotonic()
     bed = Bed(work)
     bed.lib, bed.include = args.lib, args.include
     bed.client = os.path.join(work, "tlsrpt_client")
-    subprocess.run(["cc", "-O1", "-Wall", "-Wextra", "-Werror", "-I", args.include,
-                    os.path.join(HERE, "tlsrpt_client.c"), "-o", bed.client, "-L", args.lib,
-                    "-Wl,-rpath," + os.path.abspath(args.lib), "-lesmtp"], check=True)
+    build_client(args.lib, args.include, bed.client, "tlsrpt_client.c")
     failed = ran = 0
     try:
         for name, case in CASES:

@@ -704,11 +704,20 @@ CASES = [
 ]
 
 
-def build_client(lib, include, out):
-    src = os.path.join(HERE, "policy_client.c")
+def build_client(lib, include, out, name="policy_client.c"):
+    """One of this directory's test clients, linked to the library under test."""
+    src = os.path.join(HERE, name)
     cmd = ["cc", "-O1", "-Wall", "-Wextra", "-Werror", "-I", include, src, "-o", out,
            "-L", lib, "-Wl,-rpath," + os.path.abspath(lib), "-lesmtp", "-lssl", "-lcrypto"]
     subprocess.run(cmd, check=True)
+
+
+def memcheck():
+    """How the runners put a client under valgrind: any error or definite
+    leak fails it (exit 99)."""
+    return ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+            "--suppressions=" + os.path.join(HERE, "..", "valgrind.supp")]
 
 
 def main():
@@ -719,9 +728,7 @@ def main():
     ap.add_argument("--valgrind", action="store_true", help="run the client under memcheck")
     args = ap.parse_args()
     if args.valgrind:
-        VALGRIND.extend(["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
-                         "--suppressions=" + os.path.join(HERE, "..", "valgrind.supp")])
+        VALGRIND.extend(memcheck())
     work = tempfile.mkdtemp(prefix="policy-")
     os.chmod(work, 0o700)
     client = os.path.join(work, "policy_client")

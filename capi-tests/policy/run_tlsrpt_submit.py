@@ -341,16 +341,12 @@ def main():
     ap.add_argument("--valgrind", action="store_true", help="run the client under memcheck")
     args = ap.parse_args()
     if args.valgrind:
-        VALGRIND.extend(["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
-                         "--suppressions=" + os.path.join(HERE, "..", "valgrind.supp")])
+        VALGRIND.extend(run_policy.memcheck())
     work = tempfile.mkdtemp(prefix="tlsrpt-")
     os.chmod(work, 0o700)
     started = time.monotonic()
     client = os.path.join(work, "tlsrpt_client")
-    subprocess.run(["cc", "-O1", "-Wall", "-Wextra", "-Werror", "-I", args.include,
-                    os.path.join(HERE, "tlsrpt_client.c"), "-o", client, "-L", args.lib,
-                    "-Wl,-rpath," + os.path.abspath(args.lib), "-lesmtp"], check=True)
+    run_policy.build_client(args.lib, args.include, client, "tlsrpt_client.c")
     rx_port = dnsfixture.free_port()
     bed = run_policy.Bed(work, extra_names={"rpt": WEB_HOSTS, "relay": ["localhost"]},
                          extra_records=records(rx_port))

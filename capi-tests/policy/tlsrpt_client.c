@@ -25,26 +25,11 @@
 #include <time.h>
 #include <libesmtp.h>
 #include <libesmtp-ext.h>
+#include "json_out.h"
 
 static int reenter;
 static smtp_session_t current;
 static const char *current_domain, *current_from, *current_report;
-
-static void put_json_str (const char *s)
-{
-  putchar ('"');
-  for (; s != NULL && *s; s++)
-    {
-      unsigned char c = (unsigned char) *s;
-      if (c == '"' || c == '\\')
-        printf ("\\%c", c);
-      else if (c < 0x20)
-        printf ("\\u%04x", c);
-      else
-        putchar (c);
-    }
-  putchar ('"');
-}
 
 static char *slurp (const char *path)
 {

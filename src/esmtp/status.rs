@@ -50,6 +50,16 @@ impl StatusCell {
         unsafe { (*self.0.get()).code }
     }
 
+    /// The text, if any, as Rust reads it (for our own messages).
+    pub fn text(&self) -> Option<String> {
+        // SAFETY: as in `code`; `text` is null or a NUL-terminated string
+        // this cell owns, read before anything can replace it.
+        unsafe {
+            let p = (*self.0.get()).text;
+            (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+        }
+    }
+
     /// Replaces the status; `text` is stored NUL-terminated.
     pub fn set(&self, code: i32, text: Option<&[u8]>, enh: [i32; 3]) {
         self.reset();

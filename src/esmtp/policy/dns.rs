@@ -44,6 +44,18 @@ pub enum DnsError {
     NoResolver,
 }
 
+impl DnsError {
+    /// The getaddrinfo code a failed lookup resembles: SERVFAIL (often
+    /// bogus DNSSEC) is a failure, the rest may pass.
+    pub fn gai(&self) -> i32 {
+        if *self == DnsError::ServFail {
+            libc::EAI_FAIL
+        } else {
+            libc::EAI_AGAIN
+        }
+    }
+}
+
 impl std::fmt::Display for DnsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

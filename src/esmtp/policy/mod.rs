@@ -250,8 +250,7 @@ pub(crate) fn lookup_host(r: &dns::Resolver, host: &str, port: u16) -> Result<Ho
     }
     if addrs.is_empty() {
         if let Some(e) = failure {
-            let gai = if e == dns::DnsError::ServFail { libc::EAI_FAIL } else { libc::EAI_AGAIN };
-            return Err((format!("address lookup of {host} failed: {e}"), gai));
+            return Err((format!("address lookup of {host} failed: {e}"), e.gai()));
         }
         let gai = if nx { libc::EAI_NONAME } else { libc::EAI_NODATA };
         return Err((format!("{host} has no address"), gai));

@@ -46,8 +46,7 @@ impl MxError {
         match self {
             MxError::NullMx => None,
             MxError::NoDomain => Some(libc::EAI_NONAME),
-            MxError::Lookup(DnsError::ServFail) => Some(libc::EAI_FAIL),
-            MxError::Lookup(_) => Some(libc::EAI_AGAIN),
+            MxError::Lookup(e) => Some(e.gai()),
             MxError::NoUsableHost(_) => Some(libc::EAI_NODATA),
         }
     }

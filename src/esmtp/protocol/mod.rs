@@ -135,7 +135,7 @@ fn attempt(
 ) -> Option<Attempt> {
     let sink = sess.event_sink();
     let sink = sink.as_deref();
-    let conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
+    let mut conn = match Conn::connect(addr, sess.timeout(TimeoutKind::Greeting)) {
         Ok(c) => c,
         Err(e) => {
             error::set_errno(e.raw_os_error().unwrap_or(libc::EIO));
@@ -143,7 +143,6 @@ fn attempt(
         }
     };
     let monitor = sess.monitor();
-    let mut conn = conn;
     conn.set_monitor(monitor.clone());
     report(sink, Event::Connect, 0);
     let engine = Engine {

@@ -84,18 +84,11 @@ fn internal_session(app: &Session, to: &str) -> Session {
 
 /// The status as a detail: `250 2.0.0 text`, or `what` when empty.
 fn status_text(st: &StatusCell, what: &str) -> String {
-    // SAFETY: the cell belongs to our own session, alive for this call;
-    // its text is null or a NUL-terminated string it owns.
-    let (code, text) = unsafe {
-        let p = &*st.as_ptr();
-        let text =
-            (!p.text.is_null()).then(|| std::ffi::CStr::from_ptr(p.text).to_string_lossy().into_owned());
-        (p.code, text)
-    };
+    let code = st.code();
     if code == 0 {
         return what.to_owned();
     }
-    let text = text.unwrap_or_default();
+    let text = st.text().unwrap_or_default();
     let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
     format!("{code} {}", text.trim())
 }

@@ -83,10 +83,9 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 fn addresses(app: &Session, domain: &str) -> Result<Vec<record::Entry>, SubmitError> {
     let resolver = app.tls_policy.borrow().resolver();
     let qname = format!("_smtp._tls.{domain}");
-    let answer = resolver.query(&qname, dns::TXT).map_err(|e| {
-        let gai = if e == dns::DnsError::ServFail { libc::EAI_FAIL } else { libc::EAI_AGAIN };
-        SubmitError::Lookup(gai, format!("TXT lookup of {qname} failed: {e}"))
-    })?;
+    let answer = resolver
+        .query(&qname, dns::TXT)
+        .map_err(|e| SubmitError::Lookup(e.gai(), format!("TXT lookup of {qname} failed: {e}")))?;
     let strings: Vec<Vec<u8>> = answer.rdata.iter().filter_map(|d| dns::txt_string(d)).collect();
     record::parse(&strings).map_err(SubmitError::NoRecord)
 }
